@@ -110,6 +110,9 @@ final class GgufParser {
                 throw c.error(dimsAt, label + " of type " + type + " has first dimension " + shape[0]
                         + ", not a multiple of the block size " + type.blockSize);
             }
+            if (elements / type.blockSize > Long.MAX_VALUE / type.blockBytes) {
+                throw c.error(dimsAt, label + " is too large to address (" + elements + " elements of " + type + ")");
+            }
             long offAt = c.pos;
             long rel = c.i64(label + " data offset");
             if (rel < 0 || rel % alignment != 0) {
