@@ -1,5 +1,6 @@
 package dev.specula.cli;
 
+import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,8 +12,20 @@ public final class SpeculaCommand {
 
     /** Runs the command line and returns the process exit code. */
     public static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs with the given output and error streams (tests capture them). */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new SpeculaCommand());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler(new OneLineErrors());
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } finally {
+            out.flush();
+            err.flush();
+        }
     }
 }

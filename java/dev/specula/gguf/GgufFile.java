@@ -86,6 +86,8 @@ public final class GgufFile implements AutoCloseable {
         for (Path p : partPaths(path)) {
             try {
                 total += Files.size(p);
+            } catch (NoSuchFileException e) {
+                throw new GgufFormatException(p, -1, "no such file (" + p.toAbsolutePath() + ")");
             } catch (IOException e) {
                 throw new GgufFormatException(p, -1, "cannot read: " + e.getMessage());
             }
@@ -111,7 +113,7 @@ public final class GgufFile implements AutoCloseable {
             if (size == 0) throw new GgufFormatException(path, 0, "file is empty");
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
         } catch (NoSuchFileException e) {
-            throw new GgufFormatException(path, -1, "no such file");
+            throw new GgufFormatException(path, -1, "no such file (" + path.toAbsolutePath() + ")");
         } catch (IOException e) {
             throw new GgufFormatException(path, -1, "cannot read: " + e.getMessage());
         }
