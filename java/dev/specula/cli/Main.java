@@ -1,8 +1,6 @@
 package dev.specula.cli;
 
-import java.io.File;
 import java.lang.management.ManagementFactory;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -38,8 +36,10 @@ public final class Main {
         cmd.add(VECTOR_MODULE);
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        // For "java -jar specula.jar" the class path is the jar itself; otherwise it is whatever
+        // the parent was started with, so the child sees the same classes.
         cmd.add("-cp");
-        cmd.add(ownClassPath());
+        cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
@@ -51,14 +51,6 @@ public final class Main {
         } catch (Exception e) {
             System.err.println("specula: cannot re-launch the JVM with " + VECTOR_MODULE + ": " + e.getMessage());
             return 2;
-        }
-    }
-
-    private static String ownClassPath() {
-        try {
-            return new File(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).getPath();
-        } catch (URISyntaxException | NullPointerException e) {
-            return System.getProperty("java.class.path");
         }
     }
 }
