@@ -24,8 +24,13 @@ final class JinjaNode {
 
     record SetBlock(Target target, List<Stmt> body, List<Filter> filters, int pos) implements Stmt {}
 
-    /** A macro: parameter defaults are aligned with names (null where a parameter has none). */
-    record Macro(String name, List<String> params, List<Expr> defaults, List<Stmt> body, int pos) implements Stmt {}
+    /**
+     * A macro: parameter defaults are aligned with names (null where a parameter has none). As in
+     * jinja2, extra positional or keyword arguments are accepted only if the body reads
+     * {@code varargs} or {@code kwargs}.
+     */
+    record Macro(String name, List<String> params, List<Expr> defaults, List<Stmt> body,
+                 boolean catchesVarargs, boolean catchesKwargs, int pos) implements Stmt {}
 
     record With(List<Target> targets, List<Expr> values, List<Stmt> body, int pos) implements Stmt {}
 

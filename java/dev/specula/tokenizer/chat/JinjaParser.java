@@ -21,6 +21,8 @@ final class JinjaParser {
 
     private final List<Token> tokens;
     private int index;
+    /** Names read inside each macro body being parsed (innermost last). */
+    private final java.util.Deque<java.util.Set<String>> macroNames = new java.util.ArrayDeque<>();
 
     private JinjaParser(List<Token> tokens) {
         this.tokens = tokens;
@@ -213,7 +215,15 @@ final class JinjaParser {
             }
         }
         expectOp(")");
-        return new Macro(name, params, defaults, body(java.util.Set.of("endmacro"), true), pos);
+        java.util.Set<String> names = new java.util.HashSet<>();
+        macroNames.push(names);
+        List<Stmt> body;
+        try {
+            body = body(java.util.Set.of("endmacro"), true);
+        } finally {
+            macroNames.pop();
+        }
+        return new Macro(name, params, defaults, body, names.contains("varargs"), names.contains("kwargs"), pos);
     }
 
     private Stmt parseWith() {
@@ -407,7 +417,10 @@ final class JinjaParser {
                     case "true", "True" -> new Const(true);
                     case "false", "False" -> new Const(false);
                     case "none", "None" -> new Const(null);
-                    default -> new Name(t.text(), t.pos());
+                    default -> {
+                        for (java.util.Set<String> names : macroNames) names.add(t.text());
+                        yield new Name(t.text(), t.pos());
+                    }
                 };
             }
             case STRING -> {

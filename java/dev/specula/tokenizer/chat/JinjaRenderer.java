@@ -207,7 +207,13 @@ final class JinjaRenderer {
                 else if (m.defaults().get(i) != null) scope.vars.put(name, eval(m.defaults().get(i), scope));
                 else scope.vars.put(name, Undefined.of("parameter '" + name + "' was not provided"));
             }
-            scope.vars.put("varargs", new ArrayList<>(args.subList(Math.min(args.size(), m.params().size()), args.size())));
+            if (args.size() > m.params().size() && !m.catchesVarargs()) {
+                throw JinjaError.render("macro '" + m.name() + "' takes not more than " + m.params().size() + " argument(s)");
+            }
+            if (!extra.isEmpty() && !m.catchesKwargs()) {
+                throw JinjaError.render("macro '" + m.name() + "' takes no keyword argument '" + extra.keySet().iterator().next() + "'");
+            }
+            scope.vars.put("varargs", new PyTuple(args.subList(Math.min(args.size(), m.params().size()), args.size())));
             scope.vars.put("kwargs", new LinkedHashMap<Object, Object>(extra));
             callDepth++;
             try {
