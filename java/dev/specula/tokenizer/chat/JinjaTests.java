@@ -46,10 +46,14 @@ final class JinjaTests {
         TESTS.put("odd", (v, a) -> (Long) PyOps.mod(integer(v), 2L) == 1);
         TESTS.put("even", (v, a) -> (Long) PyOps.mod(integer(v), 2L) == 0);
         TESTS.put("divisibleby", (v, a) -> PyOps.eq(PyOps.mod(v, arg(a, 0, "divisibleby")), 0L));
-        TESTS.put("lower", (v, a) -> PyOps.truthy(((PyCallable) PyMethods.bind(PyText.str(v), "islower")).call(List.of(), Map.of())));
-        TESTS.put("upper", (v, a) -> PyOps.truthy(((PyCallable) PyMethods.bind(PyText.str(v), "isupper")).call(List.of(), Map.of())));
+        TESTS.put("lower", (v, a) -> callStringMethod(v, "islower"));
+        TESTS.put("upper", (v, a) -> callStringMethod(v, "isupper"));
         TESTS.put("filter", (v, a) -> PyOps.isString(v) && JinjaFilters.exists(PyOps.text(v)));
         TESTS.put("test", (v, a) -> PyOps.isString(v) && exists(PyOps.text(v)));
+    }
+
+    private static boolean callStringMethod(Object v, String method) {
+        return PyOps.truthy(((PyCallable) PyMethods.bind(PyText.str(v), method)).call(List.of(), Map.of()));
     }
 
     private static Object integer(Object v) {

@@ -470,8 +470,8 @@ final class PyOps {
             case PyCallable c -> c;
             case Namespace n -> n;
             case PyTuple t -> t;
-            case dev.specula.tokenizer.chat.ChatMessage m -> fromJava(m.fields());
-            case dev.specula.tokenizer.chat.ChatToolCall c -> fromJava(c.toMap());
+            case ChatMessage m -> fromJava(m.fields());
+            case ChatToolCall c -> fromJava(c.toMap());
             case Map<?, ?> m -> {
                 Map<Object, Object> out = new LinkedHashMap<>();
                 m.forEach((k, x) -> out.put(fromJava(k), fromJava(x)));

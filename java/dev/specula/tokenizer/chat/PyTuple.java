@@ -1,36 +1,30 @@
 package dev.specula.tokenizer.chat;
 
 import java.util.AbstractList;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** A Python tuple: an immutable sequence that prints with parentheses and never equals a list. */
 final class PyTuple extends AbstractList<Object> {
-    private final List<Object> items;
+    private final Object[] items;
 
-    PyTuple(List<Object> items) {
-        this.items = List.copyOf(items.stream().map(PyTuple::box).toList());
+    PyTuple(List<?> items) {
+        this.items = new ArrayList<>(items).toArray();
     }
 
     static PyTuple of(Object... items) {
-        return new PyTuple(java.util.Arrays.asList(items));
-    }
-
-    // List.copyOf rejects nulls, so None is held as a marker and unboxed in get().
-    private static final Object NONE = new Object();
-
-    private static Object box(Object o) {
-        return o == null ? NONE : o;
+        return new PyTuple(Arrays.asList(items));
     }
 
     @Override
     public Object get(int index) {
-        Object o = items.get(index);
-        return o == NONE ? null : o;
+        return items[index];
     }
 
     @Override
     public int size() {
-        return items.size();
+        return items.length;
     }
 
     @Override
@@ -40,6 +34,6 @@ final class PyTuple extends AbstractList<Object> {
 
     @Override
     public int hashCode() {
-        return items.hashCode();
+        return Arrays.hashCode(items);
     }
 }
