@@ -418,7 +418,8 @@ def render(env, template, bos, eos, conversation, add_generation_prompt, extra):
     scope.setdefault("tools", None)
     try:
         compiled = env.from_string(template)
-        text = compiled.render(messages=conversation["messages"], documents=None,
+        scope.setdefault("documents", None)
+        text = compiled.render(messages=conversation["messages"],
                                add_generation_prompt=add_generation_prompt, **scope)
         return {"expected": text}
     except jinja2.exceptions.TemplateSyntaxError:

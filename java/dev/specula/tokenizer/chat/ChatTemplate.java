@@ -80,6 +80,11 @@ public final class ChatTemplate {
         }
     }
 
+    /** Parses a template given inline (named "inline" in errors). */
+    public static ChatTemplate of(String source) {
+        return of("inline", source);
+    }
+
     /** ChatML ({@link #CHATML_SOURCE}), for callers that opt into a default. */
     public static ChatTemplate chatml() {
         return of("chatml (default)", CHATML_SOURCE);
