@@ -21,6 +21,8 @@ final class F16Format extends BlockFormat {
     /** 2^(127 - 15): moves a half's exponent bias to a float's, and scales half subnormals into float normals. */
     private static final float REBIAS = 0x1p112f;
     private static final int HALF_INFINITY = 0x7C00;
+    /** Converting a NaN makes it quiet, in the JDK's conversion as in the hardware's. */
+    private static final int FLOAT_QUIET_BIT = 0x0040_0000;
 
     F16Format() {
         super(GgmlType.F16);
@@ -29,7 +31,8 @@ final class F16Format extends BlockFormat {
     /**
      * Half to float in vector lanes (the Vector API has no such conversion): place exponent and
      * mantissa in a float's bits 13 places up and multiply by 2^112, which is exact for normals
-     * and subnormals alike; infinities and NaNs take the float's all-ones exponent instead.
+     * and subnormals alike; infinities and NaNs take the float's all-ones exponent instead, and
+     * NaNs come out quiet, bit for bit as {@link Float#float16ToFloat}.
      */
     static FloatVector toFloats(MemorySegment s, long at) {
         ShortVector halves = ShortVector.fromMemorySegment(HALVES, s, at, LittleEndian.ORDER);
@@ -37,7 +40,8 @@ final class F16Format extends BlockFormat {
         IntVector magnitude = h.and(0x7FFF);
         IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
         IntVector finite = shifted.reinterpretAsFloats().mul(REBIAS).reinterpretAsInts();
-        IntVector special = shifted.or(0x7F80_0000);
+        IntVector special = shifted.or(0x7F80_0000)
+                .lanewise(VectorOperators.OR, FLOAT_QUIET_BIT, magnitude.compare(VectorOperators.GT, HALF_INFINITY));
         IntVector bits = finite.blend(special, magnitude.compare(VectorOperators.GE, HALF_INFINITY));
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }
