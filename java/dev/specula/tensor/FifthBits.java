@@ -2,7 +2,6 @@ package dev.specula.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
@@ -14,9 +13,6 @@ import static dev.specula.tensor.Lanes.BYTES;
  */
 final class FifthBits {
     static final int VALUE = 0x10;
-    private static final VectorMask<Byte> UPPER_EIGHT_LANES = VectorMask.fromLong(BYTES, 0xFF00L);
-    private static final ByteVector BIT_OF_LANE = ByteVector.fromArray(BYTES,
-            new byte[] {1, 2, 4, 8, 16, 32, 64, (byte) 128, 1, 2, 4, 8, 16, 32, 64, (byte) 128}, 0);
 
     private FifthBits() {}
 
@@ -29,13 +25,8 @@ final class FifthBits {
         return (word >>> j) << 4 & VALUE;
     }
 
-    /**
-     * 16 lanes, lane j = 0x10 when bit j of {@code bits16} is set: each half of the 16 bits is
-     * broadcast over 8 lanes and each lane tests its own bit.
-     */
+    /** 16 lanes, lane j = 0x10 when bit j of {@code bits16} is set: the bits are a lane mask as they stand. */
     static ByteVector lanes(int bits16) {
-        ByteVector spread = ByteVector.broadcast(BYTES, (byte) bits16).blend((byte) (bits16 >>> 8), UPPER_EIGHT_LANES);
-        VectorMask<Byte> set = spread.and(BIT_OF_LANE).compare(VectorOperators.NE, 0);
-        return ByteVector.zero(BYTES).blend((byte) VALUE, set);
+        return ByteVector.zero(BYTES).blend((byte) VALUE, VectorMask.fromLong(BYTES, bits16 & 0xFFFF));
     }
 }

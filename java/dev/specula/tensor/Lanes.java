@@ -3,8 +3,10 @@ package dev.specula.tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -34,9 +36,11 @@ final class Lanes {
 
     static final VectorSpecies<Float> FLOATS = floatSpecies();
     static final int LANES = FLOATS.length();
-    /** Float vectors per chunk. */
+    /** Float vectors per chunk: 1, 2 or 4. */
     static final int PARTS = CHUNK / LANES;
     static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_128;
+    /** A chunk seen as 16-bit lanes, for shifts. */
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_128;
 
     private Lanes() {}
 
@@ -57,8 +61,9 @@ final class Lanes {
         return b.and((byte) 0x0F);
     }
 
+    /** Bits 4..7 of each byte. x86 has no byte shifts: shift 16-bit lanes, then mask off what crossed over. */
     static ByteVector highNibbles(ByteVector b) {
-        return moveField(b, 4, 0, 4);
+        return b.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes().and((byte) 0x0F);
     }
 
     /** Per byte: the {@code width}-bit field starting at bit {@code from}, as a number. */
@@ -68,45 +73,90 @@ final class Lanes {
 
     /**
      * Per byte: the {@code width}-bit field starting at bit {@code from}, moved to start at bit
-     * {@code to}, every other bit cleared. x86 has no byte shifts, so this shifts 16-bit lanes:
-     * bits that cross into the neighbouring byte all fall outside the field and are masked off.
+     * {@code to}, every other bit cleared. x86 has no byte shifts, so this shifts 16-bit lanes,
+     * right by {@code from} then left by {@code to}: the bits that cross between the two bytes
+     * of a lane all land outside the field and are masked off.
+     *
+     * <p>The counts are given as vectors: kernels pass loop variables, and the JIT compiles a
+     * shift by a scalar count to SIMD code only when the count is a constant (otherwise every
+     * vector in the loop ends up on the heap), while a shift by a vector of counts is always a
+     * SIMD instruction.
      */
     static ByteVector moveField(ByteVector b, int from, int to, int width) {
-        ShortVector s = b.reinterpretAsShorts();
-        if (from > to) {
-            s = s.lanewise(VectorOperators.LSHR, from - to);
-        } else if (from < to) {
-            s = s.lanewise(VectorOperators.LSHL, to - from);
-        }
-        return s.reinterpretAsBytes().and((byte) (((1 << width) - 1) << to));
+        return b.reinterpretAsShorts()
+                .lanewise(VectorOperators.LSHR, ShortVector.broadcast(SHORTS, (short) from))
+                .lanewise(VectorOperators.LSHL, ShortVector.broadcast(SHORTS, (short) to))
+                .reinterpretAsBytes()
+                .and((byte) (((1 << width) - 1) << to));
     }
 
-    /** Float lanes {@code [part * LANES, (part + 1) * LANES)} of a chunk of signed bytes. */
-    static FloatVector part(ByteVector chunk, int part) {
-        return (FloatVector) chunk.convertShape(VectorOperators.B2F, FLOATS, part);
+    /** Per byte: {@code value} where bit {@code bit} is set, 0 elsewhere (a test, so no shift by a variable count). */
+    static ByteVector ifBitSet(ByteVector b, int bit, int value) {
+        VectorMask<Byte> set = b.and((byte) (1 << bit)).compare(VectorOperators.NE, 0);
+        return ByteVector.zero(BYTES).blend((byte) value, set);
     }
+
+    /*
+     * Part p of a chunk is moved to the front with a constant shuffle before converting, rather
+     * than asking convertShape for part p: that goes through slice(), whose shuffle the JIT
+     * builds at run time (on the heap) when the float vectors are narrower than 16 lanes.
+     */
+    private static final VectorShuffle<Byte> PART_1_TO_FRONT = VectorShuffle.fromOp(BYTES, i -> (i + LANES) % CHUNK);
+    private static final VectorShuffle<Byte> PART_2_TO_FRONT = VectorShuffle.fromOp(BYTES, i -> (i + 2 * LANES) % CHUNK);
+    private static final VectorShuffle<Byte> PART_3_TO_FRONT = VectorShuffle.fromOp(BYTES, i -> (i + 3 * LANES) % CHUNK);
+
+    /** Float lanes {@code [part * LANES, (part + 1) * LANES)} of a chunk of signed bytes; {@code part} must be a literal. */
+    static FloatVector part(ByteVector chunk, int part) {
+        ByteVector front = switch (part) {
+            case 0 -> chunk;
+            case 1 -> chunk.rearrange(PART_1_TO_FRONT);
+            case 2 -> chunk.rearrange(PART_2_TO_FRONT);
+            default -> chunk.rearrange(PART_3_TO_FRONT);
+        };
+        return (FloatVector) front.convertShape(VectorOperators.B2F, FLOATS, 0);
+    }
+
+    /*
+     * The helpers below handle a chunk's PARTS float vectors written out one by one, not in a
+     * loop: convertShape compiles to SIMD code only when the part number is a constant, and
+     * PARTS (1, 2 or 4) is a static final, so the ifs vanish when the JIT compiles them.
+     */
 
     /** {@code acc + chunk * x}, lane by lane: a partial dot product, to be scaled by the chunk's scale. */
     static FloatVector accumulate(ByteVector chunk, float[] x, int xOffset, FloatVector acc) {
-        for (int p = 0; p < PARTS; p++) {
-            acc = part(chunk, p).fma(FloatVector.fromArray(FLOATS, x, xOffset + p * LANES), acc);
+        acc = part(chunk, 0).fma(FloatVector.fromArray(FLOATS, x, xOffset), acc);
+        if (PARTS > 1) {
+            acc = part(chunk, 1).fma(FloatVector.fromArray(FLOATS, x, xOffset + LANES), acc);
+        }
+        if (PARTS > 2) {
+            acc = part(chunk, 2).fma(FloatVector.fromArray(FLOATS, x, xOffset + 2 * LANES), acc);
+            acc = part(chunk, 3).fma(FloatVector.fromArray(FLOATS, x, xOffset + 3 * LANES), acc);
         }
         return acc;
     }
 
     /** {@code acc + (chunk * scale + offset) * x}: weights dequantised in registers, then multiplied in. */
     static FloatVector accumulate(ByteVector chunk, float scale, float offset, float[] x, int xOffset, FloatVector acc) {
-        for (int p = 0; p < PARTS; p++) {
-            FloatVector w = part(chunk, p).fma(scale, offset);
-            acc = w.fma(FloatVector.fromArray(FLOATS, x, xOffset + p * LANES), acc);
+        acc = part(chunk, 0).fma(scale, offset).fma(FloatVector.fromArray(FLOATS, x, xOffset), acc);
+        if (PARTS > 1) {
+            acc = part(chunk, 1).fma(scale, offset).fma(FloatVector.fromArray(FLOATS, x, xOffset + LANES), acc);
+        }
+        if (PARTS > 2) {
+            acc = part(chunk, 2).fma(scale, offset).fma(FloatVector.fromArray(FLOATS, x, xOffset + 2 * LANES), acc);
+            acc = part(chunk, 3).fma(scale, offset).fma(FloatVector.fromArray(FLOATS, x, xOffset + 3 * LANES), acc);
         }
         return acc;
     }
 
     /** {@code dst = chunk * scale}, rounded exactly as the scalar definitions round. */
     static void store(ByteVector chunk, float scale, float[] dst, int dstOffset) {
-        for (int p = 0; p < PARTS; p++) {
-            part(chunk, p).mul(scale).intoArray(dst, dstOffset + p * LANES);
+        part(chunk, 0).mul(scale).intoArray(dst, dstOffset);
+        if (PARTS > 1) {
+            part(chunk, 1).mul(scale).intoArray(dst, dstOffset + LANES);
+        }
+        if (PARTS > 2) {
+            part(chunk, 2).mul(scale).intoArray(dst, dstOffset + 2 * LANES);
+            part(chunk, 3).mul(scale).intoArray(dst, dstOffset + 3 * LANES);
         }
     }
 
@@ -115,8 +165,13 @@ final class Lanes {
      * definitions (never a fused multiply-add, which would round once and differ in the last bit).
      */
     static void store(ByteVector chunk, float scale, float offset, float[] dst, int dstOffset) {
-        for (int p = 0; p < PARTS; p++) {
-            part(chunk, p).mul(scale).add(offset).intoArray(dst, dstOffset + p * LANES);
+        part(chunk, 0).mul(scale).add(offset).intoArray(dst, dstOffset);
+        if (PARTS > 1) {
+            part(chunk, 1).mul(scale).add(offset).intoArray(dst, dstOffset + LANES);
+        }
+        if (PARTS > 2) {
+            part(chunk, 2).mul(scale).add(offset).intoArray(dst, dstOffset + 2 * LANES);
+            part(chunk, 3).mul(scale).add(offset).intoArray(dst, dstOffset + 3 * LANES);
         }
     }
 

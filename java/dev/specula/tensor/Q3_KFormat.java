@@ -10,7 +10,6 @@ import java.lang.foreign.MemorySegment;
 import static dev.specula.tensor.Lanes.CHUNK;
 import static dev.specula.tensor.Lanes.chunk;
 import static dev.specula.tensor.Lanes.field;
-import static dev.specula.tensor.Lanes.moveField;
 
 /**
  * Q3_K: super-blocks of 256 weights, 110 bytes: 32 bytes {@code hmask} of high bits, 64 bytes
@@ -55,20 +54,21 @@ final class Q3_KFormat extends BlockFormat {
 
     /** Values of weights 128n + 32j + c .. +16: the 2-bit part, plus 4 where the high bit is set, minus 4. */
     private static ByteVector values(ByteVector q, ByteVector h, int n, int j) {
-        return field(q, 2 * j, 2).or(moveField(h, 4 * n + j, 2, 1)).sub((byte) DROP);
+        return field(q, 2 * j, 2).or(Lanes.ifBitSet(h, 4 * n + j, DROP)).sub((byte) DROP);
     }
 
     @Override
     public void dequantize(MemorySegment src, long firstElement, float[] dst, int dstOffset, int count) {
         long at = startByte(firstElement, count, dstOffset, dst.length);
+        float[] scales = new float[SUBS];
         for (int o = dstOffset; o < dstOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(src, at + D);
+            SixBitScales.unpackQ3(src, at + SCALES, LittleEndian.f16(src, at + D), scales);
             for (int c = 0; c < ROW; c += CHUNK) {
                 ByteVector h = chunk(src, at + c);
                 for (int n = 0; n < 2; n++) {
                     ByteVector q = chunk(src, at + QS + ROW * n + c);
                     for (int j = 0; j < 4; j++) {
-                        float dl = d * SixBitScales.q3Scale(src, at + SCALES, 8 * n + 2 * j + c / SUB);
+                        float dl = scales[8 * n + 2 * j + c / SUB];
                         Lanes.store(values(q, h, n, j), dl, dst, o + HALF * n + ROW * j + c);
                     }
                 }
@@ -79,15 +79,16 @@ final class Q3_KFormat extends BlockFormat {
     @Override
     public float dot(MemorySegment w, long firstElement, float[] x, int xOffset, int count) {
         long at = startByte(firstElement, count, xOffset, x.length);
+        float[] scales = new float[SUBS];
         FloatVector acc = Lanes.zero();
         for (int o = xOffset; o < xOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(w, at + D);
+            SixBitScales.unpackQ3(w, at + SCALES, LittleEndian.f16(w, at + D), scales);
             for (int c = 0; c < ROW; c += CHUNK) {
                 ByteVector h = chunk(w, at + c);
                 for (int n = 0; n < 2; n++) {
                     ByteVector q = chunk(w, at + QS + ROW * n + c);
                     for (int j = 0; j < 4; j++) {
-                        float dl = d * SixBitScales.q3Scale(w, at + SCALES, 8 * n + 2 * j + c / SUB);
+                        float dl = scales[8 * n + 2 * j + c / SUB];
                         FloatVector qx = Lanes.accumulate(values(q, h, n, j), x, o + HALF * n + ROW * j + c, Lanes.zero());
                         acc = Lanes.addScaled(qx, dl, acc);
                     }

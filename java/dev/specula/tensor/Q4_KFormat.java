@@ -53,14 +53,15 @@ final class Q4_KFormat extends BlockFormat {
     @Override
     public void dequantize(MemorySegment src, long firstElement, float[] dst, int dstOffset, int count) {
         long at = startByte(firstElement, count, dstOffset, dst.length);
+        float[] scales = new float[SUBS];
+        float[] mins = new float[SUBS];
         for (int o = dstOffset; o < dstOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(src, at);
-            float dmin = LittleEndian.f16(src, at + DMIN);
+            SixBitScales.unpack(src, at + SCALES, LittleEndian.f16(src, at), LittleEndian.f16(src, at + DMIN), scales, mins);
             for (int k = 0; k < SUBS / 2; k++) {
-                float d1 = d * SixBitScales.scale(src, at + SCALES, 2 * k);
-                float m1 = dmin * SixBitScales.min(src, at + SCALES, 2 * k);
-                float d2 = d * SixBitScales.scale(src, at + SCALES, 2 * k + 1);
-                float m2 = dmin * SixBitScales.min(src, at + SCALES, 2 * k + 1);
+                float d1 = scales[2 * k];
+                float m1 = mins[2 * k];
+                float d2 = scales[2 * k + 1];
+                float m2 = mins[2 * k + 1];
                 for (int c = 0; c < SUB; c += CHUNK) {
                     ByteVector q = chunk(src, at + QS + SUB * k + c);
                     Lanes.store(lowNibbles(q), d1, -m1, dst, o + 2 * SUB * k + c);
@@ -73,16 +74,17 @@ final class Q4_KFormat extends BlockFormat {
     @Override
     public float dot(MemorySegment w, long firstElement, float[] x, int xOffset, int count) {
         long at = startByte(firstElement, count, xOffset, x.length);
+        float[] scales = new float[SUBS];
+        float[] mins = new float[SUBS];
         FloatVector lowAcc = Lanes.zero();
         FloatVector highAcc = Lanes.zero();
         for (int o = xOffset; o < xOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(w, at);
-            float dmin = LittleEndian.f16(w, at + DMIN);
+            SixBitScales.unpack(w, at + SCALES, LittleEndian.f16(w, at), LittleEndian.f16(w, at + DMIN), scales, mins);
             for (int k = 0; k < SUBS / 2; k++) {
-                float d1 = d * SixBitScales.scale(w, at + SCALES, 2 * k);
-                float m1 = dmin * SixBitScales.min(w, at + SCALES, 2 * k);
-                float d2 = d * SixBitScales.scale(w, at + SCALES, 2 * k + 1);
-                float m2 = dmin * SixBitScales.min(w, at + SCALES, 2 * k + 1);
+                float d1 = scales[2 * k];
+                float m1 = mins[2 * k];
+                float d2 = scales[2 * k + 1];
+                float m2 = mins[2 * k + 1];
                 for (int c = 0; c < SUB; c += CHUNK) {
                     ByteVector q = chunk(w, at + QS + SUB * k + c);
                     lowAcc = Lanes.accumulate(lowNibbles(q), d1, -m1, x, o + 2 * SUB * k + c, lowAcc);

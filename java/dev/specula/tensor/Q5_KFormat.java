@@ -11,7 +11,6 @@ import static dev.specula.tensor.Lanes.CHUNK;
 import static dev.specula.tensor.Lanes.chunk;
 import static dev.specula.tensor.Lanes.highNibbles;
 import static dev.specula.tensor.Lanes.lowNibbles;
-import static dev.specula.tensor.Lanes.moveField;
 
 /**
  * Q5_K: super-blocks of 256 weights, 176 bytes: fp16 {@code d}, fp16 {@code dmin}, 12 bytes of
@@ -55,27 +54,28 @@ final class Q5_KFormat extends BlockFormat {
     }
 
     private static ByteVector lowValues(ByteVector q, ByteVector h, int k) {
-        return lowNibbles(q).or(moveField(h, 2 * k, FIFTH_BIT, 1));
+        return lowNibbles(q).or(Lanes.ifBitSet(h, 2 * k, 1 << FIFTH_BIT));
     }
 
     private static ByteVector highValues(ByteVector q, ByteVector h, int k) {
-        return highNibbles(q).or(moveField(h, 2 * k + 1, FIFTH_BIT, 1));
+        return highNibbles(q).or(Lanes.ifBitSet(h, 2 * k + 1, 1 << FIFTH_BIT));
     }
 
     @Override
     public void dequantize(MemorySegment src, long firstElement, float[] dst, int dstOffset, int count) {
         long at = startByte(firstElement, count, dstOffset, dst.length);
+        float[] scales = new float[SUBS];
+        float[] mins = new float[SUBS];
         for (int o = dstOffset; o < dstOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(src, at);
-            float dmin = LittleEndian.f16(src, at + DMIN);
-            for (int k = 0; k < SUBS / 2; k++) {
-                float d1 = d * SixBitScales.scale(src, at + SCALES, 2 * k);
-                float m1 = dmin * SixBitScales.min(src, at + SCALES, 2 * k);
-                float d2 = d * SixBitScales.scale(src, at + SCALES, 2 * k + 1);
-                float m2 = dmin * SixBitScales.min(src, at + SCALES, 2 * k + 1);
-                for (int c = 0; c < SUB; c += CHUNK) {
+            SixBitScales.unpack(src, at + SCALES, LittleEndian.f16(src, at), LittleEndian.f16(src, at + DMIN), scales, mins);
+            for (int c = 0; c < SUB; c += CHUNK) {
+                ByteVector h = chunk(src, at + QH + c);
+                for (int k = 0; k < SUBS / 2; k++) {
+                    float d1 = scales[2 * k];
+                    float m1 = mins[2 * k];
+                    float d2 = scales[2 * k + 1];
+                    float m2 = mins[2 * k + 1];
                     ByteVector q = chunk(src, at + QS + SUB * k + c);
-                    ByteVector h = chunk(src, at + QH + c);
                     Lanes.store(lowValues(q, h, k), d1, -m1, dst, o + 2 * SUB * k + c);
                     Lanes.store(highValues(q, h, k), d2, -m2, dst, o + 2 * SUB * k + SUB + c);
                 }
@@ -86,19 +86,20 @@ final class Q5_KFormat extends BlockFormat {
     @Override
     public float dot(MemorySegment w, long firstElement, float[] x, int xOffset, int count) {
         long at = startByte(firstElement, count, xOffset, x.length);
+        float[] scales = new float[SUBS];
+        float[] mins = new float[SUBS];
         FloatVector lowAcc = Lanes.zero();
         FloatVector highAcc = Lanes.zero();
         for (int o = xOffset; o < xOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(w, at);
-            float dmin = LittleEndian.f16(w, at + DMIN);
-            for (int k = 0; k < SUBS / 2; k++) {
-                float d1 = d * SixBitScales.scale(w, at + SCALES, 2 * k);
-                float m1 = dmin * SixBitScales.min(w, at + SCALES, 2 * k);
-                float d2 = d * SixBitScales.scale(w, at + SCALES, 2 * k + 1);
-                float m2 = dmin * SixBitScales.min(w, at + SCALES, 2 * k + 1);
-                for (int c = 0; c < SUB; c += CHUNK) {
+            SixBitScales.unpack(w, at + SCALES, LittleEndian.f16(w, at), LittleEndian.f16(w, at + DMIN), scales, mins);
+            for (int c = 0; c < SUB; c += CHUNK) {
+                ByteVector h = chunk(w, at + QH + c);
+                for (int k = 0; k < SUBS / 2; k++) {
+                    float d1 = scales[2 * k];
+                    float m1 = mins[2 * k];
+                    float d2 = scales[2 * k + 1];
+                    float m2 = mins[2 * k + 1];
                     ByteVector q = chunk(w, at + QS + SUB * k + c);
-                    ByteVector h = chunk(w, at + QH + c);
                     lowAcc = Lanes.accumulate(lowValues(q, h, k), d1, -m1, x, o + 2 * SUB * k + c, lowAcc);
                     highAcc = Lanes.accumulate(highValues(q, h, k), d2, -m2, x, o + 2 * SUB * k + SUB + c, highAcc);
                 }

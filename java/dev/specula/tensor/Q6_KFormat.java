@@ -60,6 +60,18 @@ final class Q6_KFormat extends BlockFormat {
         }
     }
 
+    /**
+     * The block's 16 scales times d, as the definition computes them. The vector paths unpack
+     * them first, in a plain loop, to keep their own loop bodies small enough for the JIT to
+     * inline every Vector API call in them.
+     */
+    private static void unpackScales(MemorySegment s, long at, float[] scales) {
+        float d = LittleEndian.f16(s, at + D);
+        for (int j = 0; j < SUBS; j++) {
+            scales[j] = d * LittleEndian.i8(s, at + SCALES + j);
+        }
+    }
+
     /** The 16 values of quarter {@code g} (weights 32g + c .. +16 of a half), from chunks of ql, ql+32 and qh. */
     private static ByteVector values(ByteVector a, ByteVector b, ByteVector h, int g) {
         ByteVector low = switch (g) {
@@ -74,15 +86,16 @@ final class Q6_KFormat extends BlockFormat {
     @Override
     public void dequantize(MemorySegment src, long firstElement, float[] dst, int dstOffset, int count) {
         long at = startByte(firstElement, count, dstOffset, dst.length);
+        float[] scales = new float[SUBS];
         for (int o = dstOffset; o < dstOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(src, at + D);
+            unpackScales(src, at, scales);
             for (int n = 0; n < 2; n++) {
                 for (int c = 0; c < ROW; c += CHUNK) {
                     ByteVector a = chunk(src, at + 64L * n + c);
                     ByteVector b = chunk(src, at + 64L * n + ROW + c);
                     ByteVector h = chunk(src, at + QH + 32L * n + c);
                     for (int g = 0; g < 4; g++) {
-                        float scale = d * LittleEndian.i8(src, at + SCALES + 8L * n + c / SUB + 2 * g);
+                        float scale = scales[8 * n + c / SUB + 2 * g];
                         Lanes.store(values(a, b, h, g), scale, dst, o + HALF * n + ROW * g + c);
                     }
                 }
@@ -93,16 +106,17 @@ final class Q6_KFormat extends BlockFormat {
     @Override
     public float dot(MemorySegment w, long firstElement, float[] x, int xOffset, int count) {
         long at = startByte(firstElement, count, xOffset, x.length);
+        float[] scales = new float[SUBS];
         FloatVector acc = Lanes.zero();
         for (int o = xOffset; o < xOffset + count; o += blockSize, at += blockBytes) {
-            float d = LittleEndian.f16(w, at + D);
+            unpackScales(w, at, scales);
             for (int n = 0; n < 2; n++) {
                 for (int c = 0; c < ROW; c += CHUNK) {
                     ByteVector a = chunk(w, at + 64L * n + c);
                     ByteVector b = chunk(w, at + 64L * n + ROW + c);
                     ByteVector h = chunk(w, at + QH + 32L * n + c);
                     for (int g = 0; g < 4; g++) {
-                        float scale = d * LittleEndian.i8(w, at + SCALES + 8L * n + c / SUB + 2 * g);
+                        float scale = scales[8 * n + c / SUB + 2 * g];
                         FloatVector qx = Lanes.accumulate(values(a, b, h, g), x, o + HALF * n + ROW * g + c, Lanes.zero());
                         acc = Lanes.addScaled(qx, scale, acc);
                     }

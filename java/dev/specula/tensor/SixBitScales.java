@@ -31,6 +31,25 @@ final class SixBitScales {
         return (LittleEndian.u8(s, at + j + 4) >> 4) | (LittleEndian.u8(s, at + j) >> 6) << 4;
     }
 
+    /**
+     * All 8 sub-block scales times d and mins times dmin, computed as the definition does. The
+     * vector paths unpack a block's scales first, in a plain loop, so that their own loop bodies
+     * stay small enough for the JIT to inline every Vector API call in them.
+     */
+    static void unpack(MemorySegment s, long at, float d, float dmin, float[] scales, float[] mins) {
+        for (int j = 0; j < scales.length; j++) {
+            scales[j] = d * scale(s, at, j);
+            mins[j] = dmin * min(s, at, j);
+        }
+    }
+
+    /** All 16 Q3_K scales times d, as {@link #unpack} for Q4_K and Q5_K. */
+    static void unpackQ3(MemorySegment s, long at, float d, float[] scales) {
+        for (int j = 0; j < scales.length; j++) {
+            scales[j] = d * q3Scale(s, at, j);
+        }
+    }
+
     static void pack(int[] scales, int[] mins, MemorySegment s, long at) {
         for (int j = 0; j < 4; j++) {
             LittleEndian.putU8(s, at + j, scales[j] | (scales[j + 4] >> 4) << 6);
