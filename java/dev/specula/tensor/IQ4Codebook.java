@@ -2,6 +2,8 @@ package dev.specula.tensor;
 
 import jdk.incubator.vector.ByteVector;
 
+import java.util.Arrays;
+
 import static dev.specula.tensor.Lanes.BYTES;
 
 /**
@@ -39,7 +41,7 @@ final class IQ4Codebook {
      * @return the group's scale (0 for a group of zeros, whose indices are left 0)
      */
     static float searchScale(float[] x, int offset, int count, int tries, int[] indices) {
-        java.util.Arrays.fill(indices, 0, count, 0);
+        Arrays.fill(indices, 0, count, 0);
         float max = BlockStats.signedMax(x, offset, count);
         if (Math.abs(max) < ZERO_GROUP) return 0;
         float first = VALUES[0];

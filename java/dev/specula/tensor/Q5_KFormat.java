@@ -26,7 +26,8 @@ final class Q5_KFormat extends BlockFormat {
     private static final int SUB = 32;
     private static final int SUBS = 8;
     private static final int TOP = 31;
-    private static final int FIFTH_BIT = 4;
+    /** What a set fifth bit adds to a weight's 4-bit value. */
+    private static final int FIFTH_BIT_VALUE = 16;
 
     Q5_KFormat() {
         super(GgmlType.Q5_K);
@@ -46,19 +47,21 @@ final class Q5_KFormat extends BlockFormat {
                 for (int l = 0; l < SUB; l++) {
                     int q = LittleEndian.u8(src, at + QS + SUB * k + l);
                     int h = LittleEndian.u8(src, at + QH + l);
-                    dst[o + 2 * SUB * k + l] = d1 * ((q & 0xF) + ((h >> 2 * k & 1) != 0 ? 16 : 0)) - m1;
-                    dst[o + 2 * SUB * k + SUB + l] = d2 * ((q >> 4) + ((h >> 2 * k + 1 & 1) != 0 ? 16 : 0)) - m2;
+                    dst[o + 2 * SUB * k + l] = d1 * ((q & 0xF) + ((h >> 2 * k & 1) != 0 ? FIFTH_BIT_VALUE : 0)) - m1;
+                    dst[o + 2 * SUB * k + SUB + l] = d2 * ((q >> 4) + ((h >> 2 * k + 1 & 1) != 0 ? FIFTH_BIT_VALUE : 0)) - m2;
                 }
             }
         }
     }
 
+    /** The 5-bit values of sub-block 2k (low nibbles of q, bit 2k of h). */
     private static ByteVector lowValues(ByteVector q, ByteVector h, int k) {
-        return lowNibbles(q).or(Lanes.ifBitSet(h, 2 * k, 1 << FIFTH_BIT));
+        return lowNibbles(q).or(Lanes.ifBitSet(h, 2 * k, FIFTH_BIT_VALUE));
     }
 
+    /** The 5-bit values of sub-block 2k+1 (high nibbles of q, bit 2k+1 of h). */
     private static ByteVector highValues(ByteVector q, ByteVector h, int k) {
-        return highNibbles(q).or(Lanes.ifBitSet(h, 2 * k + 1, 1 << FIFTH_BIT));
+        return highNibbles(q).or(Lanes.ifBitSet(h, 2 * k + 1, FIFTH_BIT_VALUE));
     }
 
     @Override

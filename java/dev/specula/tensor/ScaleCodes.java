@@ -29,7 +29,7 @@ final class ScaleCodes {
         return Math.min(maxCode, Math.max(0, Rounding.nearestInt(value / step)));
     }
 
-    /** The level in [lowest, highest] nearest value / scale (lowest for a zero scale). */
+    /** The level in [lowest, highest] nearest value / scale; for a zero scale, the level nearest 0. */
     static int level(float value, float scale, int lowest, int highest) {
         if (scale == 0) return Math.max(lowest, Math.min(highest, 0));
         return Math.max(lowest, Math.min(highest, Rounding.nearestInt(value / scale)));

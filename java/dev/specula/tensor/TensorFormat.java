@@ -18,6 +18,8 @@ import java.lang.foreign.MemorySegment;
  * reference the fast paths are tested against. {@code dequantize} and {@code dequantizeScalar}
  * give bit-identical floats; {@code dot} may differ from {@code dotScalar} by float rounding,
  * since it sums in a different order.
+ *
+ * <p>Formats hold no state: one instance serves every tensor of its type, from any thread.
  */
 public interface TensorFormat {
 
