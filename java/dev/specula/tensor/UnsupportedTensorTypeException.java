@@ -8,6 +8,7 @@ import dev.specula.gguf.GgmlType;
  * the tensor and the type instead of producing garbage.
  */
 public final class UnsupportedTensorTypeException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
     private final String tensorName;
     private final GgmlType type;
 
