@@ -8,6 +8,7 @@ import dev.specula.gguf.GgufTensor;
 import dev.specula.gguf.GgufValue;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
@@ -45,6 +46,9 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "--metadata", description = "also print every metadata key and value")
     boolean showMetadata;
 
+    @Option(names = "--check", description = "decode every tensor and report NaN/infinite values (exit 1 if any)")
+    boolean check;
+
     @Override
     public Integer call() {
         Path p = model != null ? model : file;
@@ -56,6 +60,12 @@ final class InfoCommand implements Callable<Integer> {
             if (showMetadata) printMetadata(f.metadata(), out);
             printMix(f, out);
             if (!noTensors) printTensors(f, filter, out);
+            if (check) {
+                List<String> skipped = new ArrayList<>();
+                List<TensorCheck.Finding> bad = LoadProgress.withBar("checking " + p.getFileName(),
+                        f.totalTensorBytes(), step -> TensorCheck.run(f, skipped, step));
+                return TensorCheck.report(bad, skipped, f.tensors().size(), out);
+            }
         }
         return 0;
     }

@@ -2,6 +2,9 @@ package dev.specula.cli;
 
 import dev.specula.gguf.GgufFile;
 import java.nio.file.Path;
+import java.util.function.Function;
+import java.util.function.LongConsumer;
+import me.tongfei.progressbar.InteractiveConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -14,13 +17,22 @@ final class LoadProgress {
     private LoadProgress() {}
 
     static GgufFile open(Path path) {
-        long total = GgufFile.totalBytes(path);
-        if (total < BAR_THRESHOLD_BYTES || System.console() == null || !System.console().isTerminal()) return GgufFile.open(path);
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("loading " + path.getFileName())
-                .setInitialMax(total >> 20).setUnit(" MiB", 1).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
-                .setConsumer(new me.tongfei.progressbar.InteractiveConsoleProgressBarConsumer(System.err))
+        return withBar("loading " + path.getFileName(), GgufFile.totalBytes(path), step -> GgufFile.open(path, step));
+    }
+
+    /**
+     * Runs {@code work}, which reports the bytes it has done to the consumer it is given, under a
+     * progress bar on stderr when stderr is a terminal and the work is large enough to wait for.
+     */
+    static <T> T withBar(String task, long totalBytes, Function<LongConsumer, T> work) {
+        if (totalBytes < BAR_THRESHOLD_BYTES || System.console() == null || !System.console().isTerminal()) {
+            return work.apply(bytes -> {});
+        }
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName(task)
+                .setInitialMax(totalBytes).setUnit(" MiB", 1 << 20).setStyle(ProgressBarStyle.COLORFUL_UNICODE_BLOCK)
+                .setConsumer(new InteractiveConsoleProgressBarConsumer(System.err))
                 .build()) {
-            return GgufFile.open(path, bytes -> bar.stepBy(bytes >> 20));
+            return work.apply(bar::stepBy);
         }
     }
 }

@@ -1,6 +1,8 @@
 package dev.specula.cli;
 
 import dev.specula.gguf.GgufFormatException;
+import dev.specula.tensor.UnsupportedTensorTypeException;
+import dev.specula.tokenizer.chat.ChatTemplateException;
 import picocli.CommandLine;
 
 /**
@@ -13,7 +15,8 @@ final class OneLineErrors implements CommandLine.IExecutionExceptionHandler {
 
     @Override
     public int handleExecutionException(Exception ex, CommandLine cmd, CommandLine.ParseResult parseResult) {
-        if (ex instanceof GgufFormatException || ex instanceof UserError) {
+        if (ex instanceof GgufFormatException || ex instanceof UserError || ex instanceof UnsupportedTensorTypeException
+                || ex instanceof ChatTemplateException) {
             cmd.getErr().println("specula: error: " + ex.getMessage());
             return EXIT_BAD_INPUT;
         }

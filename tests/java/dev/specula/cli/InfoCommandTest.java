@@ -91,4 +91,22 @@ class InfoCommandTest {
         r = run("info");
         assertEquals(1, r.code());
     }
+
+    @Test
+    void checkDecodesEveryTensorAndFindsNonFiniteValues() throws IOException {
+        Result r = run("info", TestFiles.model("stories260K-q4_0.gguf").toString(), "--check", "--no-tensors");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("check: 48 tensors decoded, 0 with non-finite values"), r.out());
+        Path p = tmp.resolve("nan.gguf");
+        new GgufWriter().putString("general.architecture", "llama")
+                .addF32Tensor("ok.weight", new long[] {4}, new float[] {1, 2, 3, 4})
+                .addF32Tensor("bad.weight", new long[] {4}, new float[] {Float.NaN, 1, Float.POSITIVE_INFINITY, Float.NaN})
+                .addTensor("blk.0.ffn_down.weight", GgmlType.IQ2_XXS, new long[] {256}, new byte[66])
+                .write(p);
+        r = run("info", p.toString(), "--check");
+        assertEquals(1, r.code());
+        assertTrue(r.out().contains("check: tensor 'bad.weight' has 2 NaN and 1 infinite values"), r.out());
+        assertTrue(r.out().contains("skipped 1 tensors of types Specula cannot decode: [blk.0.ffn_down.weight (IQ2_XXS)]"), r.out());
+        assertTrue(r.out().contains("check: 2 tensors decoded, 1 with non-finite values"), r.out());
+    }
 }
