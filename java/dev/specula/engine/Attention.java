@@ -1,0 +1,98 @@
+package dev.specula.engine;
+
+import dev.specula.backend.cpu.VectorMath;
+import dev.specula.model.ModelConfig;
+
+/**
+ * Causal grouped-query attention of a batch of queries over the KV cache, in two forms that give
+ * the same result within float rounding: {@link #plain} materialises each query's score row, and
+ * {@link #flash} walks the cache in tiles with an online softmax (FlashAttention), never holding
+ * more than one tile of scores, and reads each tile once for all queries sharing its KV head.
+ */
+final class Attention {
+    /** Cache positions per FlashAttention tile. */
+    static final int FLASH_TILE = 64;
+
+    private Attention() {}
+
+    /**
+     * q[b] holds the query heads of batch entry b (at position startPos + b); out[b] receives the
+     * attention output. Work is split over KV heads, {@code kvHead} selects the one to do.
+     */
+    static void plain(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos) {
+        int hd = c.headDim(), group = c.groupSize();
+        int n = startPos + q.length;
+        float[] keys = new float[n * hd], values = new float[n * hd], scores = new float[n];
+        cache.readKeys(layer, 0, n, kvHead * hd, hd, keys);
+        cache.readValues(layer, 0, n, kvHead * hd, hd, values);
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        for (int b = 0; b < q.length; b++) {
+            int visible = startPos + b + 1;
+            for (int g = 0; g < group; g++) {
+                int qOff = (kvHead * group + g) * hd;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int t = 0; t < visible; t++) {
+                    scores[t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
+                    max = Math.max(max, scores[t]);
+                }
+                float sum = 0;
+                for (int t = 0; t < visible; t++) {
+                    scores[t] = (float) Math.exp(scores[t] - max);
+                    sum += scores[t];
+                }
+                java.util.Arrays.fill(out[b], qOff, qOff + hd, 0f);
+                for (int t = 0; t < visible; t++) VectorMath.axpy(scores[t] / sum, values, t * hd, out[b], qOff, hd);
+            }
+        }
+    }
+
+    static void flash(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos) {
+        int hd = c.headDim(), group = c.groupSize(), rowsQ = q.length * group;
+        int n = startPos + q.length;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] m = new float[rowsQ], l = new float[rowsQ];
+        java.util.Arrays.fill(m, Float.NEGATIVE_INFINITY);
+        for (int b = 0; b < q.length; b++) {
+            for (int g = 0; g < group; g++) {
+                int qOff = (kvHead * group + g) * hd;
+                java.util.Arrays.fill(out[b], qOff, qOff + hd, 0f);
+            }
+        }
+        float[] keys = new float[FLASH_TILE * hd], values = new float[FLASH_TILE * hd], s = new float[FLASH_TILE];
+        for (int tile = 0; tile < n; tile += FLASH_TILE) {
+            int len = Math.min(FLASH_TILE, n - tile);
+            cache.readKeys(layer, tile, len, kvHead * hd, hd, keys);
+            cache.readValues(layer, tile, len, kvHead * hd, hd, values);
+            // Queries before this tile's first position see none of it (causal mask): skip them.
+            int firstB = Math.max(0, tile - startPos);
+            for (int b = firstB; b < q.length; b++) {
+                int visible = Math.min(len, startPos + b + 1 - tile);
+                for (int g = 0; g < group; g++) {
+                    int row = b * group + g, qOff = (kvHead * group + g) * hd;
+                    float tileMax = Float.NEGATIVE_INFINITY;
+                    for (int t = 0; t < visible; t++) {
+                        s[t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
+                        tileMax = Math.max(tileMax, s[t]);
+                    }
+                    float newMax = Math.max(m[row], tileMax);
+                    float correction = (float) Math.exp(m[row] - newMax);
+                    if (correction != 1f) VectorMath.scale(correction, out[b], qOff, hd);
+                    float sum = l[row] * correction;
+                    for (int t = 0; t < visible; t++) {
+                        float p = (float) Math.exp(s[t] - newMax);
+                        sum += p;
+                        VectorMath.axpy(p, values, t * hd, out[b], qOff, hd);
+                    }
+                    m[row] = newMax;
+                    l[row] = sum;
+                }
+            }
+        }
+        for (int b = 0; b < q.length; b++) {
+            for (int g = 0; g < group; g++) {
+                int qOff = (kvHead * group + g) * hd;
+                VectorMath.scale(1f / l[b * group + g], out[b], qOff, hd);
+            }
+        }
+    }
+}

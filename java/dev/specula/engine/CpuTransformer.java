@@ -1,0 +1,128 @@
+package dev.specula.engine;
+
+import dev.specula.backend.cpu.CpuMatrix;
+import dev.specula.backend.cpu.VectorMath;
+import dev.specula.model.ModelConfig;
+import dev.specula.model.ModelWeights;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.IntStream;
+
+/**
+ * The llama / qwen2 / qwen3 forward pass on the CPU, the reference every other backend is checked
+ * against. A call takes a batch of tokens at consecutive positions (a prompt chunk, one decode
+ * token, or a speculative draft to verify), runs them through the layers as matrix-matrix
+ * products, appends their keys and values to the cache and returns logits.
+ */
+public final class CpuTransformer {
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final CpuMatrix embedding, output;
+    private final CpuMatrix[] wq, wk, wv, wo, gate, up, down;
+    private final Rope rope;
+    private final ForkJoinPool pool;
+    private final boolean flash;
+
+    public CpuTransformer(ModelConfig config, ModelWeights weights, int threads, boolean flashAttention) {
+        this.c = config;
+        this.w = weights;
+        this.flash = flashAttention;
+        this.pool = new ForkJoinPool(Math.max(1, threads));
+        this.rope = new Rope(config);
+        embedding = new CpuMatrix(weights.tokenEmbedding);
+        output = new CpuMatrix(weights.output);
+        int n = config.blockCount();
+        wq = new CpuMatrix[n];
+        wk = new CpuMatrix[n];
+        wv = new CpuMatrix[n];
+        wo = new CpuMatrix[n];
+        gate = new CpuMatrix[n];
+        up = new CpuMatrix[n];
+        down = new CpuMatrix[n];
+        for (int i = 0; i < n; i++) {
+            ModelWeights.Layer l = weights.layers[i];
+            wq[i] = new CpuMatrix(l.wq());
+            wk[i] = new CpuMatrix(l.wk());
+            wv[i] = new CpuMatrix(l.wv());
+            wo[i] = new CpuMatrix(l.wo());
+            gate[i] = new CpuMatrix(l.gate());
+            up[i] = new CpuMatrix(l.up());
+            down[i] = new CpuMatrix(l.down());
+        }
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    /**
+     * Runs {@code tokens} at positions {@code cache.length() ...} and returns the logits of every
+     * position ({@code allLogits}) or only of the last one.
+     */
+    public float[][] forward(int[] tokens, KvCache cache, boolean allLogits) {
+        int B = tokens.length, dim = c.embeddingLength(), hd = c.headDim();
+        int start = cache.length();
+        if (start + B > cache.capacity()) {
+            throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start + B) + " positions");
+        }
+        float[][] x = new float[B][dim], xb = new float[B][dim];
+        for (int b = 0; b < B; b++) {
+            if (tokens[b] < 0 || tokens[b] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[b] + " out of range");
+            embedding.row(tokens[b], x[b], 0);
+        }
+        float[][] q = new float[B][c.qDim()], k = new float[B][c.kvDim()], v = new float[B][c.kvDim()];
+        float[][] att = new float[B][c.qDim()];
+        float[][] hg = new float[B][c.feedForwardLength()], hu = new float[B][c.feedForwardLength()];
+        float[][] delta = new float[B][dim];
+        for (int li = 0; li < c.blockCount(); li++) {
+            ModelWeights.Layer l = w.layers[li];
+            for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.attnNorm(), xb[b], 0, dim, c.rmsEps());
+            wq[li].multiply(xb, q, 0, pool);
+            wk[li].multiply(xb, k, 0, pool);
+            wv[li].multiply(xb, v, 0, pool);
+            for (int b = 0; b < B; b++) {
+                if (l.bq() != null) {
+                    add(q[b], l.bq());
+                    add(k[b], l.bk());
+                    add(v[b], l.bv());
+                }
+                if (l.qNorm() != null) {
+                    headNorm(q[b], c.headCount(), l.qNorm());
+                    headNorm(k[b], c.headCountKv(), l.kNorm());
+                }
+                rope.apply(q[b], 0, c.headCount(), hd, start + b);
+                rope.apply(k[b], 0, c.headCountKv(), hd, start + b);
+                cache.store(li, start + b, k[b], 0, v[b], 0);
+            }
+            final int layer = li;
+            pool.submit(() -> IntStream.range(0, c.headCountKv()).parallel().forEach(h -> {
+                if (flash) Attention.flash(c, cache, layer, h, q, att, start);
+                else Attention.plain(c, cache, layer, h, q, att, start);
+            })).join();
+            wo[li].multiply(att, delta, 0, pool);
+            for (int b = 0; b < B; b++) add(x[b], delta[b]);
+
+            for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.ffnNorm(), xb[b], 0, dim, c.rmsEps());
+            gate[li].multiply(xb, hg, 0, pool);
+            up[li].multiply(xb, hu, 0, pool);
+            for (int b = 0; b < B; b++) VectorMath.swiglu(hg[b], hu[b], c.feedForwardLength());
+            down[li].multiply(hg, delta, 0, pool);
+            for (int b = 0; b < B; b++) add(x[b], delta[b]);
+        }
+        cache.extend(start + B);
+        int first = allLogits ? 0 : B - 1;
+        float[][] normed = new float[B - first][dim];
+        for (int b = first; b < B; b++) VectorMath.rmsNorm(x[b], 0, w.outputNorm, normed[b - first], 0, dim, c.rmsEps());
+        float[][] logits = new float[B - first][c.vocabSize()];
+        output.multiply(normed, logits, 0, pool);
+        return logits;
+    }
+
+    private static void add(float[] x, float[] d) {
+        VectorMath.axpy(1f, d, 0, x, 0, x.length);
+    }
+
+    private void headNorm(float[] x, int heads, float[] weight) {
+        int hd = c.headDim();
+        for (int h = 0; h < heads; h++) VectorMath.rmsNorm(x, h * hd, weight, x, h * hd, hd, c.rmsEps());
+    }
+}

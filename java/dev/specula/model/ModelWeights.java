@@ -1,0 +1,73 @@
+package dev.specula.model;
+
+import dev.specula.gguf.GgufFile;
+import dev.specula.gguf.GgufFormatException;
+import dev.specula.gguf.GgufTensor;
+import dev.specula.tensor.TensorFormats;
+
+/**
+ * The tensors a llama/qwen2/qwen3 forward pass reads, looked up by llama.cpp's names and checked
+ * against the config's shapes before any is used. Norms and biases are expanded to floats (they
+ * are tiny); matrices stay views into the mapped file.
+ */
+public final class ModelWeights {
+    public record Layer(float[] attnNorm, GgufTensor wq, GgufTensor wk, GgufTensor wv, GgufTensor wo,
+                        float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
+                        float[] ffnNorm, GgufTensor gate, GgufTensor up, GgufTensor down) {}
+
+    public final GgufTensor tokenEmbedding;
+    public final float[] outputNorm;
+    /** The output projection; the token embedding itself when the model ties them. */
+    public final GgufTensor output;
+    public final Layer[] layers;
+
+    private final GgufFile file;
+
+    public ModelWeights(GgufFile file, ModelConfig c) {
+        this.file = file;
+        int dim = c.embeddingLength(), ff = c.feedForwardLength();
+        tokenEmbedding = matrix("token_embd.weight", dim, c.vocabSize());
+        outputNorm = vector("output_norm.weight", dim);
+        output = c.tiedOutput() ? tokenEmbedding : matrix("output.weight", dim, c.vocabSize());
+        layers = new Layer[c.blockCount()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "blk." + i + ".";
+            layers[i] = new Layer(vector(p + "attn_norm.weight", dim),
+                    matrix(p + "attn_q.weight", dim, c.qDim()), matrix(p + "attn_k.weight", dim, c.kvDim()),
+                    matrix(p + "attn_v.weight", dim, c.kvDim()), matrix(p + "attn_output.weight", c.qDim(), dim),
+                    c.qkvBias() ? vector(p + "attn_q.bias", c.qDim()) : null,
+                    c.qkvBias() ? vector(p + "attn_k.bias", c.kvDim()) : null,
+                    c.qkvBias() ? vector(p + "attn_v.bias", c.kvDim()) : null,
+                    c.qkNorm() ? vector(p + "attn_q_norm.weight", c.headDim()) : null,
+                    c.qkNorm() ? vector(p + "attn_k_norm.weight", c.headDim()) : null,
+                    vector(p + "ffn_norm.weight", dim),
+                    matrix(p + "ffn_gate.weight", dim, ff), matrix(p + "ffn_up.weight", dim, ff),
+                    matrix(p + "ffn_down.weight", ff, dim));
+        }
+    }
+
+    private GgufTensor require(String name) {
+        GgufTensor t = file.tensor(name);
+        if (t == null) throw new GgufFormatException(file.path(), -1, "tensor '" + name + "' is missing");
+        TensorFormats.of(t); // refuses a type Specula cannot compute with, naming the tensor
+        return t;
+    }
+
+    private GgufTensor matrix(String name, long cols, long rows) {
+        GgufTensor t = require(name);
+        if (t.rank() > 2 || t.dim(0) != cols || t.dim(1) != rows) {
+            throw new GgufFormatException(file.path(), t.fileOffset(), "tensor '" + name + "' has shape "
+                    + t.shapeString() + ", expected [" + cols + ", " + rows + "]");
+        }
+        return t;
+    }
+
+    private float[] vector(String name, long n) {
+        GgufTensor t = require(name);
+        if (t.elements() != n) {
+            throw new GgufFormatException(file.path(), t.fileOffset(), "tensor '" + name + "' has shape "
+                    + t.shapeString() + ", expected [" + n + "]");
+        }
+        return TensorFormats.of(t).dequantize(t.data(), (int) n);
+    }
+}
