@@ -11,8 +11,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** FlashAttention and plain attention give the same logits on every shared model. */
 class FlashAttentionTest {
-    /** Absolute, on logits of magnitude up to ~15: the two sum in different orders. */
-    static final float TOLERANCE = 5e-4f;
+    /**
+     * Absolute, on logits of magnitude up to ~15: the two normalise and sum in different orders,
+     * and five layers amplify that; the same bound both paths meet against llama.cpp.
+     */
+    static final float TOLERANCE = ReferenceLogitsTest.LOGIT_TOLERANCE;
     /** Longer than two flash tiles, so tiles, partial tiles and the causal skip are all exercised. */
     static final int SEQUENCE = 2 * Attention.FLASH_TILE + 37;
 
