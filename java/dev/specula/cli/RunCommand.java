@@ -1,0 +1,203 @@
+package dev.specula.cli;
+
+import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.Generator;
+import dev.specula.engine.KvCache;
+import dev.specula.gguf.GgufFile;
+import dev.specula.model.ModelConfig;
+import dev.specula.model.ModelWeights;
+import dev.specula.sampling.Sampler;
+import dev.specula.sampling.SamplingParams;
+import dev.specula.tokenizer.StreamingDecoder;
+import dev.specula.tokenizer.Tokenizer;
+import dev.specula.tokenizer.chat.ChatMessage;
+import dev.specula.tokenizer.chat.ChatTemplate;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code specula run}: generate text from a prompt (or chat), streaming tokens as they come. */
+@Command(name = "run", description = "Generate text with a GGUF model on the CPU (llama.cpp-compatible flags).")
+final class RunCommand implements Callable<Integer> {
+    /** llama.cpp's default context when -c is not given (0 means the model's own). */
+    static final int DEFAULT_CONTEXT = 4096;
+
+    @Spec CommandSpec spec;
+
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "GGUF model")
+    Path model;
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "prompt")
+    String prompt;
+    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "read the prompt from FILE")
+    Path promptFile;
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N", description = "tokens to generate (default: -1, until end of text or full context)")
+    int nPredict = -1;
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context size (default: " + DEFAULT_CONTEXT + "; 0 = the model's)")
+    int context = DEFAULT_CONTEXT;
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "threads (default: all cores)")
+    int threads = Runtime.getRuntime().availableProcessors();
+    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "prompt tokens per forward pass (default: 512)")
+    int batch = 512;
+    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "on|off", arity = "0..1", fallbackValue = "on",
+            description = "FlashAttention (default: off)")
+    String flash = "off";
+    @Option(names = {"-ctk", "--cache-type-k"}, paramLabel = "f16|f32", description = "KV cache precision (default: f16)")
+    String cacheType = "f16";
+    @Option(names = "--temp", paramLabel = "T", description = "temperature; 0 = greedy (default: 0.8)")
+    float temperature = SamplingParams.DEFAULT_TEMPERATURE;
+    @Option(names = "--top-k", paramLabel = "K", description = "top-k (default: 40; 0 = off)")
+    int topK = SamplingParams.DEFAULT_TOP_K;
+    @Option(names = "--top-p", paramLabel = "P", description = "top-p (default: 0.95; 1 = off)")
+    float topP = SamplingParams.DEFAULT_TOP_P;
+    @Option(names = "--min-p", paramLabel = "P", description = "min-p (default: 0.05; 0 = off)")
+    float minP = SamplingParams.DEFAULT_MIN_P;
+    @Option(names = "--repeat-penalty", paramLabel = "X", description = "repetition penalty (default: 1.0 = off)")
+    float repeatPenalty = SamplingParams.DEFAULT_REPEAT_PENALTY;
+    @Option(names = "--repeat-last-n", paramLabel = "N", description = "tokens the penalties look back over (default: 64)")
+    int repeatLastN = SamplingParams.DEFAULT_REPEAT_LAST_N;
+    @Option(names = "--presence-penalty", paramLabel = "X", description = "presence penalty (default: 0)")
+    float presencePenalty;
+    @Option(names = "--frequency-penalty", paramLabel = "X", description = "frequency penalty (default: 0)")
+    float frequencyPenalty;
+    @Option(names = {"-s", "--seed"}, paramLabel = "N", description = "random seed (default: random)")
+    long seed = SamplingParams.RANDOM_SEED;
+    @Option(names = {"-cnv", "--conversation", "--chat"}, description = "apply the model's chat template; interactive when stdin is a terminal")
+    boolean chat;
+    @Option(names = {"-sys", "--system-prompt"}, paramLabel = "TEXT", description = "system message in chat mode")
+    String systemPrompt;
+    @Option(names = "--chat-template-chatml", description = "use ChatML when the file has no chat template")
+    boolean chatmlFallback;
+
+    @Override
+    public Integer call() throws IOException {
+        String text = promptText();
+        SamplingParams params;
+        try {
+            params = new SamplingParams(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty, presencePenalty, seed);
+        } catch (IllegalArgumentException e) {
+            throw new UserError(e.getMessage());
+        }
+        KvCache.Precision precision = switch (cacheType.toLowerCase(Locale.ROOT)) {
+            case "f16" -> KvCache.Precision.F16;
+            case "f32" -> KvCache.Precision.F32;
+            default -> throw new UserError("-ctk: cache type '" + cacheType + "' is not supported (f16, f32)");
+        };
+        boolean fa = switch (flash.toLowerCase(Locale.ROOT)) {
+            case "on", "1", "true" -> true;
+            case "off", "0", "false" -> false;
+            default -> throw new UserError("-fa: expected on or off, got '" + flash + "'");
+        };
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        try (GgufFile f = LoadProgress.open(model)) {
+            ModelConfig c = ModelConfig.from(f);
+            Tokenizer tok = Tokenizer.fromGguf(f);
+            int ctx = context == 0 ? c.contextLength() : context;
+            if (ctx < 1) throw new UserError("-c must be positive (or 0 for the model's " + c.contextLength() + ")");
+            CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), threads, fa);
+            Generator gen = new Generator(m, new KvCache(c, ctx, precision), batch);
+            Sampler sampler = new Sampler(params);
+            if (chat) chat(f, tok, gen, sampler, text, out);
+            else complete(tok, gen, sampler, text, out);
+            printTimings(gen, err);
+        }
+        return 0;
+    }
+
+    private String promptText() throws IOException {
+        if (prompt != null && promptFile != null) throw new UserError("give the prompt with -p or -f, not both");
+        if (promptFile == null) return prompt;
+        try {
+            return Files.readString(promptFile, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new UserError("-f: no such file " + promptFile);
+        }
+    }
+
+    private void complete(Tokenizer tok, Generator gen, Sampler sampler, String text, PrintWriter out) {
+        if (text == null) throw new UserError("run needs a prompt: -p TEXT or -f FILE (or -cnv for chat)");
+        int[] ids = tok.encode(text, true, false);
+        out.print(text);
+        out.flush();
+        for (int id : ids) sampler.accept(id);
+        gen.setSequence(checkFits(ids, gen));
+        StreamingDecoder d = tok.streamingDecoder(false);
+        gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
+            out.print(d.accept(id));
+            out.flush();
+        });
+        out.println(d.flush());
+    }
+
+    private void chat(GgufFile f, Tokenizer tok, Generator gen, Sampler sampler, String first, PrintWriter out) throws IOException {
+        ChatTemplate template = chatmlFallback ? ChatTemplate.fromGgufOrChatml(f.metadata()) : ChatTemplate.fromGguf(f.metadata());
+        List<ChatMessage> messages = new ArrayList<>();
+        if (systemPrompt != null) messages.add(ChatMessage.system(systemPrompt));
+        boolean interactive = System.console() != null && System.console().isTerminal();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String user = first;
+        while (true) {
+            if (user == null) {
+                if (!interactive) return;
+                out.print("\n> ");
+                out.flush();
+                user = in.readLine();
+                if (user == null || user.isBlank() && messages.isEmpty()) return;
+            }
+            messages.add(ChatMessage.user(user));
+            String rendered = template.render(messages, true);
+            // The template writes BOS itself where the model wants one; don't add a second.
+            int[] ids = tok.encode(rendered, false, true);
+            gen.setSequence(checkFits(ids, gen));
+            StreamingDecoder d = tok.streamingDecoder(false);
+            StringBuilder reply = new StringBuilder();
+            gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
+                String piece = d.accept(id);
+                reply.append(piece);
+                out.print(piece);
+                out.flush();
+            });
+            reply.append(d.flush());
+            out.println();
+            messages.add(ChatMessage.assistant(reply.toString()));
+            if (!interactive) return;
+            user = null;
+        }
+    }
+
+    private static int[] checkFits(int[] ids, Generator gen) {
+        if (ids.length >= gen.cache().capacity()) {
+            throw new UserError("the prompt has " + ids.length + " tokens but the context holds " + gen.cache().capacity() + " (raise -c)");
+        }
+        return ids;
+    }
+
+    static void printTimings(Generator g, PrintWriter err) {
+        err.println();
+        err.printf(Locale.ROOT, "specula: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)%n",
+                g.promptNanos / 1e6, g.promptTokens, perToken(g.promptNanos, g.promptTokens), perSecond(g.promptNanos, g.promptTokens));
+        err.printf(Locale.ROOT, "specula:        eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)%n",
+                g.generationNanos / 1e6, g.generatedTokens, perToken(g.generationNanos, g.generatedTokens), perSecond(g.generationNanos, g.generatedTokens));
+        err.flush();
+    }
+
+    private static double perToken(long nanos, long n) {
+        return n == 0 ? 0 : nanos / 1e6 / n;
+    }
+
+    private static double perSecond(long nanos, long n) {
+        return nanos == 0 ? 0 : n * 1e9 / nanos;
+    }
+}
