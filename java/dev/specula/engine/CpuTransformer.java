@@ -94,10 +94,13 @@ public final class CpuTransformer {
                 cache.store(li, start + b, k[b], 0, v[b], 0);
             }
             final int layer = li;
-            pool.submit(() -> IntStream.range(0, c.headCountKv()).parallel().forEach(h -> {
+            java.util.function.IntConsumer head = h -> {
                 if (flash) Attention.flash(c, cache, layer, h, q, att, start);
                 else Attention.plain(c, cache, layer, h, q, att, start);
-            })).join();
+            };
+            // Attention over a short context is cheaper than a fork-join round trip.
+            if ((long) (start + B) * B * c.qDim() < CpuMatrix.PARALLEL_MIN_MACS) IntStream.range(0, c.headCountKv()).forEach(head);
+            else pool.submit(() -> IntStream.range(0, c.headCountKv()).parallel().forEach(head)).join();
             wo[li].multiply(att, delta, 0, pool);
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
 

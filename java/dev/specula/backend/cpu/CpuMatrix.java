@@ -13,6 +13,8 @@ import java.util.stream.IntStream;
 public final class CpuMatrix {
     /** Output rows one task computes; small enough to balance, large enough to amortise. */
     static final int ROWS_PER_TASK = 32;
+    /** Below this many multiply-adds a fork-join round trip costs more than it saves. */
+    public static final long PARALLEL_MIN_MACS = 1L << 18;
 
     private final GgufTensor tensor;
     private final TensorFormat format;
@@ -41,9 +43,12 @@ public final class CpuMatrix {
      */
     public void multiply(float[][] x, float[][] out, int outOff, ForkJoinPool pool) {
         int tasks = Math.ceilDiv(rows, ROWS_PER_TASK);
+        if (pool == null || (long) rows * cols * x.length < PARALLEL_MIN_MACS) {
+            for (int t = 0; t < tasks; t++) multiplyRows(t, x, out, outOff);
+            return;
+        }
         Runnable body = () -> IntStream.range(0, tasks).parallel().forEach(t -> multiplyRows(t, x, out, outOff));
-        if (pool == null) body.run();
-        else pool.submit(body).join();
+        pool.submit(body).join();
     }
 
     private void multiplyRows(int task, float[][] x, float[][] out, int outOff) {
