@@ -22,8 +22,9 @@ class KvCacheTest {
             float[] rolledBack = m.forward(new int[] {432}, a, false)[0];
             m.forward(prompt, b, false);
             float[] direct = m.forward(new int[] {432}, b, false)[0];
-            // Not bit-equal: the Vector API sums in another order once the JIT has compiled it.
-            assertArrayEquals(direct, rolledBack, 1e-4f);
+            // Not bit-equal: the Vector API sums in another order once the JIT has compiled it, and
+            // five layers amplify that. Attending to a stale draft position would be off by far more.
+            assertArrayEquals(direct, rolledBack, ReferenceLogitsTest.LOGIT_TOLERANCE);
             assertEquals(prompt.length + 1, a.length());
         }
     }
