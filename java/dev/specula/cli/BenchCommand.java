@@ -56,17 +56,16 @@ final class BenchCommand implements Callable<Integer> {
             ModelWeights w = new ModelWeights(f, c);
             String name = f.metadata().optString("general.name").orElse(c.architecture());
             String ftype = f.metadata().contains("general.file_type") ? FileType.name(f.metadata().getInt("general.file_type")) : "?";
+            String label = name + " " + ftype, size = Units.bytes(f.totalTensorBytes()), params = Units.count(f.totalElements());
             TextTable table = new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:");
             for (int t : threads) {
                 for (int fa : flash) {
                     CpuTransformer m = new CpuTransformer(c, w, t, fa != 0);
                     for (int p : prompt) {
-                        if (p > 0) table.row(name + " " + ftype, Units.bytes(f.totalTensorBytes()), Units.count(f.totalElements()),
-                                "CPU", t, fa, "pp" + p, format(measure(m, c, p, true)));
+                        if (p > 0) table.row(label, size, params, "CPU", t, fa, "pp" + p, format(measure(m, c, p, true)));
                     }
                     for (int n : gen) {
-                        if (n > 0) table.row(name + " " + ftype, Units.bytes(f.totalTensorBytes()), Units.count(f.totalElements()),
-                                "CPU", t, fa, "tg" + n, format(measure(m, c, n, false)));
+                        if (n > 0) table.row(label, size, params, "CPU", t, fa, "tg" + n, format(measure(m, c, n, false)));
                     }
                 }
             }

@@ -82,8 +82,7 @@ final class InfoCommand implements Callable<Integer> {
     private static void printSummary(GgufFile f, PrintWriter out) {
         GgufMetadata m = f.metadata();
         String arch = m.optString("general.architecture").orElse("(none)");
-        long fileBytes = 0;
-        for (Path part : f.paths()) fileBytes += part.toFile().length();
+        long fileBytes = GgufFile.totalBytes(f.path());
         field(out, "file", f.path() + (f.paths().size() > 1 ? " (+" + (f.paths().size() - 1) + " more parts)" : ""));
         field(out, "format", "GGUF v" + f.version() + ", " + Units.bytes(fileBytes) + ", alignment " + f.alignment());
         m.optString("general.name").ifPresent(n -> field(out, "name", n));

@@ -12,7 +12,9 @@ public final class Generator {
     private final CpuTransformer model;
     private final KvCache cache;
     private final int batchSize;
+    /** The tokens the cache holds, in history[0, historyLength); grown by doubling. */
     private int[] history = new int[0];
+    private int historyLength;
     private float[] lastLogits;
 
     public long promptTokens, promptNanos, generatedTokens, generationNanos;
@@ -39,7 +41,7 @@ public final class Generator {
                     + cache.capacity() + " (raise -c)");
         }
         int keep = 0;
-        while (keep < history.length && keep < tokens.length - 1 && history[keep] == tokens[keep]) keep++;
+        while (keep < historyLength && keep < tokens.length - 1 && history[keep] == tokens[keep]) keep++;
         cache.truncate(Math.min(keep, cache.length()));
         long t0 = System.nanoTime();
         for (int at = cache.length(); at < tokens.length; at += batchSize) {
@@ -49,6 +51,7 @@ public final class Generator {
         }
         promptNanos += System.nanoTime() - t0;
         history = tokens.clone();
+        historyLength = tokens.length;
     }
 
     /**
@@ -69,8 +72,8 @@ public final class Generator {
             generatedTokens++;
             if (isEnd.test(token) || cache.length() >= cache.capacity()) break;
             lastLogits = model.forward(new int[] {token}, cache, false)[0];
-            history = Arrays.copyOf(history, history.length + 1);
-            history[history.length - 1] = token;
+            if (historyLength == history.length) history = Arrays.copyOf(history, Math.max(16, historyLength * 2));
+            history[historyLength++] = token;
         }
         generationNanos += System.nanoTime() - t0;
         return Arrays.copyOf(out, n);

@@ -79,13 +79,11 @@ public final class KvCache {
 
     /** Copies {@code n} positions' worth of one head's keys starting at {@code pos} into out[pos-local][headDim]. */
     void readKeys(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(precision == Precision.F16 ? keys16[layer] : null, precision == Precision.F32 ? keys32[layer] : null,
-                pos, n, headOffset, headDim, out);
+        read(keys16 != null ? keys16[layer] : null, keys32 != null ? keys32[layer] : null, pos, n, headOffset, headDim, out);
     }
 
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(precision == Precision.F16 ? values16[layer] : null, precision == Precision.F32 ? values32[layer] : null,
-                pos, n, headOffset, headDim, out);
+        read(values16 != null ? values16[layer] : null, values32 != null ? values32[layer] : null, pos, n, headOffset, headDim, out);
     }
 
     private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out) {

@@ -179,6 +179,13 @@ public final class GgufFile implements AutoCloseable {
         return byName.get(name);
     }
 
+    /** The tensor with this name; its absence is a format error naming it. */
+    public GgufTensor requireTensor(String name) {
+        GgufTensor t = byName.get(name);
+        if (t == null) throw new GgufFormatException(path(), -1, "tensor '" + name + "' is missing");
+        return t;
+    }
+
     public long totalTensorBytes() {
         long sum = 0;
         for (GgufTensor t : tensors) sum += t.byteSize();

@@ -34,7 +34,7 @@ public record ModelConfig(String architecture, int embeddingLength, int feedForw
         int heads = m.getInt(arch + ".attention.head_count");
         int kvHeads = m.getInt(arch + ".attention.head_count_kv", heads);
         int headDim = m.getInt(arch + ".attention.key_length", heads > 0 ? dim / heads : 0);
-        GgufTensor embd = requireTensor(file, "token_embd.weight");
+        GgufTensor embd = file.requireTensor("token_embd.weight");
         int vocab = (int) embd.dim(1);
         if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
             throw new GgufFormatException(file.path(), -1, arch + ".attention.head_count " + heads
@@ -57,12 +57,6 @@ public record ModelConfig(String architecture, int embeddingLength, int feedForw
                 m.getInt(arch + ".rope.dimension_count", headDim),
                 !arch.equals("llama"), arch.equals("qwen2"), arch.equals("qwen3"),
                 file.tensor("output.weight") == null);
-    }
-
-    private static GgufTensor requireTensor(GgufFile file, String name) {
-        GgufTensor t = file.tensor(name);
-        if (t == null) throw new GgufFormatException(file.path(), -1, "tensor '" + name + "' is missing");
-        return t;
     }
 
     /** Query heads that share one key/value head (grouped-query attention). */

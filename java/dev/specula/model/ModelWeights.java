@@ -47,8 +47,7 @@ public final class ModelWeights {
     }
 
     private GgufTensor require(String name) {
-        GgufTensor t = file.tensor(name);
-        if (t == null) throw new GgufFormatException(file.path(), -1, "tensor '" + name + "' is missing");
+        GgufTensor t = file.requireTensor(name);
         TensorFormats.of(t); // refuses a type Specula cannot compute with, naming the tensor
         return t;
     }

@@ -89,7 +89,10 @@ public final class Sampler {
         if (k <= 0 || k >= n) {
             Integer[] idx = new Integer[n];
             for (int i = 0; i < n; i++) idx[i] = i;
-            Arrays.sort(idx, (a, b) -> a.equals(b) ? 0 : Float.compare(l[b], l[a]) != 0 ? Float.compare(l[b], l[a]) : a - b);
+            Arrays.sort(idx, (a, b) -> {
+                int byLogit = Float.compare(l[b], l[a]);
+                return byLogit != 0 ? byLogit : Integer.compare(a, b);
+            });
             int[] out = new int[n];
             for (int i = 0; i < n; i++) out[i] = idx[i];
             return out;
