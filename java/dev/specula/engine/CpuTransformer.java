@@ -1,32 +1,36 @@
 package dev.specula.engine;
 
 import dev.specula.backend.cpu.CpuMatrix;
+import dev.specula.backend.cpu.ThreadTeam;
 import dev.specula.backend.cpu.VectorMath;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
-import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
 
 /**
  * The llama / qwen2 / qwen3 forward pass on the CPU, the reference every other backend is checked
  * against. A call takes a batch of tokens at consecutive positions (a prompt chunk, one decode
  * token, or a speculative draft to verify), runs them through the layers as matrix-matrix
  * products, appends their keys and values to the cache and returns logits.
+ *
+ * <p>It owns a {@link ThreadTeam} of {@code threads} threads (the caller included); close it to
+ * stop them. Calls must not overlap.
  */
-public final class CpuTransformer {
+public final class CpuTransformer implements AutoCloseable {
     private final ModelConfig c;
     private final ModelWeights w;
     private final CpuMatrix embedding, output;
     private final CpuMatrix[] wq, wk, wv, wo, gate, up, down;
     private final Rope rope;
-    private final ForkJoinPool pool;
+    private final ThreadTeam team;
+    /** Activation buffers of the last batch size used, reused while it repeats (decode: always 1). */
+    private Buffers buffers;
     private final boolean flash;
 
     public CpuTransformer(ModelConfig config, ModelWeights weights, int threads, boolean flashAttention) {
         this.c = config;
         this.w = weights;
         this.flash = flashAttention;
-        this.pool = new ForkJoinPool(Math.max(1, threads));
+        this.team = new ThreadTeam(Math.max(1, threads));
         this.rope = new Rope(config);
         embedding = new CpuMatrix(weights.tokenEmbedding);
         output = new CpuMatrix(weights.output);
@@ -64,21 +68,18 @@ public final class CpuTransformer {
         if (start + B > cache.capacity()) {
             throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start + B) + " positions");
         }
-        float[][] x = new float[B][dim], xb = new float[B][dim];
+        Buffers buf = buffers != null && buffers.batch == B ? buffers : (buffers = new Buffers(c, B));
+        float[][] x = buf.x, xb = buf.xb, q = buf.q, k = buf.k, v = buf.v, att = buf.att, hg = buf.hg, hu = buf.hu, delta = buf.delta;
         for (int b = 0; b < B; b++) {
             if (tokens[b] < 0 || tokens[b] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[b] + " out of range");
             embedding.row(tokens[b], x[b], 0);
         }
-        float[][] q = new float[B][c.qDim()], k = new float[B][c.kvDim()], v = new float[B][c.kvDim()];
-        float[][] att = new float[B][c.qDim()];
-        float[][] hg = new float[B][c.feedForwardLength()], hu = new float[B][c.feedForwardLength()];
-        float[][] delta = new float[B][dim];
         for (int li = 0; li < c.blockCount(); li++) {
             ModelWeights.Layer l = w.layers[li];
             for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.attnNorm(), xb[b], 0, dim, c.rmsEps());
-            wq[li].multiply(xb, q, 0, pool);
-            wk[li].multiply(xb, k, 0, pool);
-            wv[li].multiply(xb, v, 0, pool);
+            wq[li].multiply(xb, q, 0, team);
+            wk[li].multiply(xb, k, 0, team);
+            wv[li].multiply(xb, v, 0, team);
             for (int b = 0; b < B; b++) {
                 if (l.bq() != null) {
                     add(q[b], l.bq());
@@ -94,21 +95,23 @@ public final class CpuTransformer {
                 cache.store(li, start + b, k[b], 0, v[b], 0);
             }
             final int layer = li;
-            java.util.function.IntConsumer head = h -> {
-                if (flash) Attention.flash(c, cache, layer, h, q, att, start);
-                else Attention.plain(c, cache, layer, h, q, att, start);
+            ThreadTeam.Range heads = (worker, from, to) -> {
+                for (int h = from; h < to; h++) {
+                    if (flash) Attention.flash(c, cache, layer, h, q, att, start);
+                    else Attention.plain(c, cache, layer, h, q, att, start);
+                }
             };
-            // Attention over a short context is cheaper than a fork-join round trip.
-            if ((long) (start + B) * B * c.qDim() < CpuMatrix.PARALLEL_MIN_MACS) IntStream.range(0, c.headCountKv()).forEach(head);
-            else pool.submit(() -> IntStream.range(0, c.headCountKv()).parallel().forEach(head)).join();
-            wo[li].multiply(att, delta, 0, pool);
+            // Attention over a short context is cheaper than waking the team.
+            if ((long) (start + B) * B * c.qDim() < CpuMatrix.PARALLEL_MIN_MACS) heads.run(0, 0, c.headCountKv());
+            else team.parallelFor(c.headCountKv(), 1, heads);
+            wo[li].multiply(att, delta, 0, team);
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
 
             for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.ffnNorm(), xb[b], 0, dim, c.rmsEps());
-            gate[li].multiply(xb, hg, 0, pool);
-            up[li].multiply(xb, hu, 0, pool);
+            gate[li].multiply(xb, hg, 0, team);
+            up[li].multiply(xb, hu, 0, team);
             for (int b = 0; b < B; b++) VectorMath.swiglu(hg[b], hu[b], c.feedForwardLength());
-            down[li].multiply(hg, delta, 0, pool);
+            down[li].multiply(hg, delta, 0, team);
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
         }
         cache.extend(start + B);
@@ -116,8 +119,32 @@ public final class CpuTransformer {
         float[][] normed = new float[B - first][dim];
         for (int b = first; b < B; b++) VectorMath.rmsNorm(x[b], 0, w.outputNorm, normed[b - first], 0, dim, c.rmsEps());
         float[][] logits = new float[B - first][c.vocabSize()];
-        output.multiply(normed, logits, 0, pool);
+        output.multiply(normed, logits, 0, team);
         return logits;
+    }
+
+    @Override
+    public void close() {
+        team.close();
+    }
+
+    private static final class Buffers {
+        final int batch;
+        final float[][] x, xb, q, k, v, att, hg, hu, delta;
+
+        Buffers(ModelConfig c, int batch) {
+            this.batch = batch;
+            int dim = c.embeddingLength(), ff = c.feedForwardLength();
+            x = new float[batch][dim];
+            xb = new float[batch][dim];
+            q = new float[batch][c.qDim()];
+            k = new float[batch][c.kvDim()];
+            v = new float[batch][c.kvDim()];
+            att = new float[batch][c.qDim()];
+            hg = new float[batch][ff];
+            hu = new float[batch][ff];
+            delta = new float[batch][dim];
+        }
     }
 
     private static void add(float[] x, float[] d) {

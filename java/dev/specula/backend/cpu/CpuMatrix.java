@@ -3,18 +3,35 @@ package dev.specula.backend.cpu;
 import dev.specula.gguf.GgufTensor;
 import dev.specula.tensor.TensorFormat;
 import dev.specula.tensor.TensorFormats;
-import java.util.concurrent.ForkJoinPool;
-import java.util.stream.IntStream;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A 2-D weight tensor used as a matrix: {@code rows = shape[1]} outputs of {@code cols = shape[0]}
- * inputs, kept in the file's own format (never a dequantised copy).
+ * inputs, kept in the file's own format (never a dequantised copy of the whole tensor).
+ *
+ * <p>One input (decode) is a matrix-vector product: each row's dot product is taken straight
+ * from the quantised bytes, so the weights stream through once at memory speed. A batch (prefill,
+ * speculative verification) is a matrix-matrix product: {@link #ROW_TILE} rows are decoded into
+ * a small per-thread float buffer that stays in L1, then multiplied with {@link #BATCH_TILE}
+ * inputs at a time, sixteen running sums in registers, so each weight is decoded once per batch
+ * and each load feeds four multiply-adds.
  */
 public final class CpuMatrix {
-    /** Output rows one task computes; small enough to balance, large enough to amortise. */
-    static final int ROWS_PER_TASK = 32;
-    /** Below this many multiply-adds a fork-join round trip costs more than it saves. */
-    public static final long PARALLEL_MIN_MACS = 1L << 18;
+    /** Rows decoded together for the matrix-matrix product. */
+    static final int ROW_TILE = 4;
+    /** Inputs multiplied together with one row tile. */
+    static final int BATCH_TILE = 4;
+    /** Below this many multiply-adds a product runs on the calling thread alone. */
+    public static final long PARALLEL_MIN_MACS = 1L << 16;
+    /** Matrix-vector chunks handed out per thread: enough to balance, few enough to keep the shared counter cold. */
+    private static final int CHUNKS_PER_THREAD = 8;
+    /** Smallest matrix-vector chunk, in rows. */
+    private static final int MIN_ROWS_PER_CHUNK = 16;
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
 
     private final GgufTensor tensor;
     private final TensorFormat format;
@@ -38,30 +55,115 @@ public final class CpuMatrix {
     }
 
     /**
-     * out[b][outOff + r] = W[r] . x[b] for every row r and every batch entry b. With a batch the
-     * weight row is decoded once and reused for each entry: the matrix-matrix form prefill needs.
+     * out[b][outOff + r] = W[r] . x[b] for every row r and every batch entry b, on the team's
+     * threads (or the calling thread alone when {@code team} is null or the product is small).
      */
-    public void multiply(float[][] x, float[][] out, int outOff, ForkJoinPool pool) {
-        int tasks = Math.ceilDiv(rows, ROWS_PER_TASK);
-        if (pool == null || (long) rows * cols * x.length < PARALLEL_MIN_MACS) {
-            for (int t = 0; t < tasks; t++) multiplyRows(t, x, out, outOff);
-            return;
-        }
-        Runnable body = () -> IntStream.range(0, tasks).parallel().forEach(t -> multiplyRows(t, x, out, outOff));
-        pool.submit(body).join();
-    }
-
-    private void multiplyRows(int task, float[][] x, float[][] out, int outOff) {
-        int from = task * ROWS_PER_TASK, to = Math.min(rows, from + ROWS_PER_TASK);
+    public void multiply(float[][] x, float[][] out, int outOff, ThreadTeam team) {
+        boolean alone = team == null || team.size() == 1 || (long) rows * cols * x.length < PARALLEL_MIN_MACS;
         if (x.length == 1) {
             float[] x0 = x[0], o0 = out[0];
-            for (int r = from; r < to; r++) o0[outOff + r] = format.dot(tensor.data(), (long) r * cols, x0, 0, cols);
+            if (alone) {
+                gemvRows(x0, o0, outOff, 0, rows);
+                return;
+            }
+            int chunk = Math.max(MIN_ROWS_PER_CHUNK, Math.ceilDiv(rows, team.size() * CHUNKS_PER_THREAD));
+            team.parallelFor(rows, chunk, (worker, from, to) -> gemvRows(x0, o0, outOff, from, to));
             return;
         }
-        float[] w = new float[cols];
-        for (int r = from; r < to; r++) {
-            format.dequantize(tensor.data(), (long) r * cols, w, 0, cols);
-            for (int b = 0; b < x.length; b++) out[b][outOff + r] = VectorMath.dot(w, 0, x[b], 0, cols);
+        int tiles = Math.ceilDiv(rows, ROW_TILE);
+        if (alone) {
+            float[] w = new float[ROW_TILE * cols];
+            gemmTiles(x, out, outOff, 0, tiles, w);
+            return;
         }
+        team.parallelFor(tiles, 1, (worker, from, to) -> gemmTiles(x, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
+    }
+
+    private void gemvRows(float[] x, float[] out, int outOff, int from, int to) {
+        for (int r = from; r < to; r++) out[outOff + r] = format.dot(tensor.data(), (long) r * cols, x, 0, cols);
+    }
+
+    private void gemmTiles(float[][] x, float[][] out, int outOff, int fromTile, int toTile, float[] w) {
+        for (int t = fromTile; t < toTile; t++) {
+            int r0 = t * ROW_TILE, n = Math.min(ROW_TILE, rows - r0);
+            format.dequantize(tensor.data(), (long) r0 * cols, w, 0, n * cols);
+            if (n < ROW_TILE) {
+                for (int r = 0; r < n; r++) {
+                    for (int b = 0; b < x.length; b++) out[b][outOff + r0 + r] = VectorMath.dot(w, r * cols, x[b], 0, cols);
+                }
+                continue;
+            }
+            int b = 0;
+            for (; b + BATCH_TILE <= x.length; b += BATCH_TILE) tile4x4(w, cols, x, b, out, outOff + r0);
+            for (; b < x.length; b++) tile4x1(w, cols, x[b], out[b], outOff + r0);
+        }
+    }
+
+    /** Rows 0..3 of w times inputs b..b+3: sixteen sums, each input and weight vector loaded once. */
+    private static void tile4x4(float[] w, int cols, float[][] x, int b, float[][] out, int at) {
+        float[] x0 = x[b], x1 = x[b + 1], x2 = x[b + 2], x3 = x[b + 3];
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int k = 0;
+        for (int bound = S.loopBound(cols); k < bound; k += L) {
+            FloatVector w0 = FloatVector.fromArray(S, w, k), w1 = FloatVector.fromArray(S, w, cols + k);
+            FloatVector w2 = FloatVector.fromArray(S, w, 2 * cols + k), w3 = FloatVector.fromArray(S, w, 3 * cols + k);
+            FloatVector v = FloatVector.fromArray(S, x0, k);
+            a00 = w0.fma(v, a00);
+            a10 = w1.fma(v, a10);
+            a20 = w2.fma(v, a20);
+            a30 = w3.fma(v, a30);
+            v = FloatVector.fromArray(S, x1, k);
+            a01 = w0.fma(v, a01);
+            a11 = w1.fma(v, a11);
+            a21 = w2.fma(v, a21);
+            a31 = w3.fma(v, a31);
+            v = FloatVector.fromArray(S, x2, k);
+            a02 = w0.fma(v, a02);
+            a12 = w1.fma(v, a12);
+            a22 = w2.fma(v, a22);
+            a32 = w3.fma(v, a32);
+            v = FloatVector.fromArray(S, x3, k);
+            a03 = w0.fma(v, a03);
+            a13 = w1.fma(v, a13);
+            a23 = w2.fma(v, a23);
+            a33 = w3.fma(v, a33);
+        }
+        store(out[b], at, a00, a10, a20, a30, w, cols, x0, k);
+        store(out[b + 1], at, a01, a11, a21, a31, w, cols, x1, k);
+        store(out[b + 2], at, a02, a12, a22, a32, w, cols, x2, k);
+        store(out[b + 3], at, a03, a13, a23, a33, w, cols, x3, k);
+    }
+
+    private static void tile4x1(float[] w, int cols, float[] x, float[] out, int at) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+        int k = 0;
+        for (int bound = S.loopBound(cols); k < bound; k += L) {
+            FloatVector v = FloatVector.fromArray(S, x, k);
+            a0 = FloatVector.fromArray(S, w, k).fma(v, a0);
+            a1 = FloatVector.fromArray(S, w, cols + k).fma(v, a1);
+            a2 = FloatVector.fromArray(S, w, 2 * cols + k).fma(v, a2);
+            a3 = FloatVector.fromArray(S, w, 3 * cols + k).fma(v, a3);
+        }
+        store(out, at, a0, a1, a2, a3, w, cols, x, k);
+    }
+
+    /** Reduces the four row sums of one input and adds the columns past the last whole vector. */
+    private static void store(float[] out, int at, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
+                              float[] w, int cols, float[] x, int tail) {
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        for (int k = tail; k < cols; k++) {
+            s0 += w[k] * x[k];
+            s1 += w[cols + k] * x[k];
+            s2 += w[2 * cols + k] * x[k];
+            s3 += w[3 * cols + k] * x[k];
+        }
+        out[at] = s0;
+        out[at + 1] = s1;
+        out[at + 2] = s2;
+        out[at + 3] = s3;
     }
 }
