@@ -16,7 +16,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * Q4_0: blocks of 32 weights, 18 bytes: fp16 scale {@code d}, then 16 bytes whose low nibbles are
  * weights 0..15 and high nibbles weights 16..31; weight = (nibble - 8) × d.
  */
-final class Q4_0Format extends BlockFormat {
+final class Q4_0Format extends BlockFormat implements IntegerBlocks {
     private static final int QS = 2;
     private static final int OFFSET = 8;
 
@@ -84,5 +84,34 @@ final class Q4_0Format extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return true;
+    }
+
+    @Override
+    public int blockLength() {
+        return blockSize;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return OFFSET;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return false;
+    }
+
+    /** q = nibble - 8, scale = d, bias 0. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            scale[sOffset + i / blockSize] = LittleEndian.f16(src, at);
+            for (int j = 0; j < blockSize / 2; j++) {
+                int b = LittleEndian.u8(src, at + QS + j);
+                q[qOffset + i + j] = (byte) ((b & 0xF) - OFFSET);
+                q[qOffset + i + j + blockSize / 2] = (byte) ((b >> 4) - OFFSET);
+            }
+        }
     }
 }

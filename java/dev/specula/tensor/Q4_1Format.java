@@ -16,7 +16,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * Q4_1: blocks of 32 weights, 20 bytes: fp16 scale {@code d}, fp16 minimum {@code m}, then 16
  * bytes of nibbles laid out as in Q4_0; weight = nibble × d + m.
  */
-final class Q4_1Format extends BlockFormat {
+final class Q4_1Format extends BlockFormat implements IntegerBlocks {
     private static final int M = 2;
     private static final int QS = 4;
     private static final int TOP = 15;
@@ -87,5 +87,36 @@ final class Q4_1Format extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return true;
+    }
+
+    @Override
+    public int blockLength() {
+        return blockSize;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return 8;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return true;
+    }
+
+    /** d × nibble + m = d × (nibble - 8) + (m + 8d): q = nibble - 8, scale = d, bias = m + 8d. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            float d = LittleEndian.f16(src, at), m = LittleEndian.f16(src, at + M);
+            scale[sOffset + i / blockSize] = d;
+            bias[sOffset + i / blockSize] = m + 8 * d;
+            for (int j = 0; j < blockSize / 2; j++) {
+                int b = LittleEndian.u8(src, at + QS + j);
+                q[qOffset + i + j] = (byte) ((b & 0xF) - 8);
+                q[qOffset + i + j + blockSize / 2] = (byte) ((b >> 4) - 8);
+            }
+        }
     }
 }

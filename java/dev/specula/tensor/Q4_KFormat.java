@@ -18,7 +18,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * nibbles. Each 32 bytes serve 64 weights: low nibbles sub-block 2k, high nibbles 2k+1.
  * Weight = (d × scale) × nibble - (dmin × min).
  */
-final class Q4_KFormat extends BlockFormat {
+final class Q4_KFormat extends BlockFormat implements IntegerBlocks {
     private static final int DMIN = 2;
     private static final int SCALES = 4;
     private static final int QS = 16;
@@ -118,5 +118,42 @@ final class Q4_KFormat extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return false;
+    }
+
+    @Override
+    public int blockLength() {
+        return SUB;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return 8;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return true;
+    }
+
+    /** Per sub-block of 32: (d × sc) × nibble - dmin × m = s × (nibble - 8) + (8s - dmin × m). */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            float d = LittleEndian.f16(src, at), dmin = LittleEndian.f16(src, at + DMIN);
+            int s0 = sOffset + i / SUB;
+            for (int j = 0; j < SUBS; j++) {
+                float sc = d * SixBitScales.scale(src, at + SCALES, j);
+                scale[s0 + j] = sc;
+                bias[s0 + j] = 8 * sc - dmin * SixBitScales.min(src, at + SCALES, j);
+            }
+            for (int k = 0; k < SUBS / 2; k++) {
+                for (int l = 0; l < SUB; l++) {
+                    int b = LittleEndian.u8(src, at + QS + SUB * k + l);
+                    q[qOffset + i + 2 * SUB * k + l] = (byte) ((b & 0xF) - 8);
+                    q[qOffset + i + 2 * SUB * k + SUB + l] = (byte) ((b >> 4) - 8);
+                }
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ import static dev.specula.tensor.Lanes.moveField;
  * l+96 are the low nibble of ql[l], of ql[l+32], the high nibble of ql[l], of ql[l+32], with
  * bits 0-1, 2-3, 4-5, 6-7 of qh[l] on top. Weight = (d × scale) × (6-bit value - 32).
  */
-final class Q6_KFormat extends BlockFormat {
+final class Q6_KFormat extends BlockFormat implements IntegerBlocks {
     private static final int QH = 128;
     private static final int SCALES = 192;
     private static final int D = 208;
@@ -154,5 +154,45 @@ final class Q6_KFormat extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return false;
+    }
+
+    @Override
+    public int blockLength() {
+        return SUB;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return OFFSET;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return false;
+    }
+
+    /** Per sub-block of 16: q = six-bit value - 32, scale = d × sc, bias 0. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int o = qOffset; o < qOffset + count; o += blockSize, at += blockBytes) {
+            float d = LittleEndian.f16(src, at + D);
+            int s0 = sOffset + (o - qOffset) / SUB;
+            for (int j = 0; j < SUBS; j++) scale[s0 + j] = d * LittleEndian.i8(src, at + SCALES + j);
+            for (int n = 0; n < 2; n++) {
+                long ql = at + 64L * n;
+                long qh = at + QH + 32L * n;
+                int y = o + HALF * n;
+                for (int l = 0; l < ROW; l++) {
+                    int a = LittleEndian.u8(src, ql + l);
+                    int b = LittleEndian.u8(src, ql + l + ROW);
+                    int h = LittleEndian.u8(src, qh + l);
+                    q[y + l] = (byte) (((a & 0xF) | (h & 3) << 4) - OFFSET);
+                    q[y + l + 32] = (byte) (((b & 0xF) | (h >> 2 & 3) << 4) - OFFSET);
+                    q[y + l + 64] = (byte) (((a >> 4) | (h >> 4 & 3) << 4) - OFFSET);
+                    q[y + l + 96] = (byte) (((b >> 4) | (h >> 6 & 3) << 4) - OFFSET);
+                }
+            }
+        }
     }
 }

@@ -35,6 +35,8 @@ public final class CpuMatrix {
 
     private final GgufTensor tensor;
     private final TensorFormat format;
+    /** The integer-kernel copy of the weights for matrix-vector products, or null (see {@link PackedRows#of}). */
+    private final PackedRows packed;
     public final int rows;
     public final int cols;
 
@@ -43,6 +45,7 @@ public final class CpuMatrix {
         this.format = TensorFormats.of(tensor);
         this.cols = Math.toIntExact(tensor.dim(0));
         this.rows = Math.toIntExact(tensor.rows());
+        this.packed = PackedRows.of(tensor, format, rows, cols);
     }
 
     public String name() {
@@ -62,12 +65,13 @@ public final class CpuMatrix {
         boolean alone = team == null || team.size() == 1 || (long) rows * cols * x.length < PARALLEL_MIN_MACS;
         if (x.length == 1) {
             float[] x0 = x[0], o0 = out[0];
+            PackedRows.Input in = packed == null ? null : new PackedRows.Input(packed, x0);
             if (alone) {
-                gemvRows(x0, o0, outOff, 0, rows);
+                gemvRows(x0, in, o0, outOff, 0, rows);
                 return;
             }
             int chunk = Math.max(MIN_ROWS_PER_CHUNK, Math.ceilDiv(rows, team.size() * CHUNKS_PER_THREAD));
-            team.parallelFor(rows, chunk, (worker, from, to) -> gemvRows(x0, o0, outOff, from, to));
+            team.parallelFor(rows, chunk, (worker, from, to) -> gemvRows(x0, in, o0, outOff, from, to));
             return;
         }
         int tiles = Math.ceilDiv(rows, ROW_TILE);
@@ -79,8 +83,17 @@ public final class CpuMatrix {
         team.parallelFor(tiles, 1, (worker, from, to) -> gemmTiles(x, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
     }
 
-    private void gemvRows(float[] x, float[] out, int outOff, int from, int to) {
-        for (int r = from; r < to; r++) out[outOff + r] = format.dot(tensor.data(), (long) r * cols, x, 0, cols);
+    private void gemvRows(float[] x, PackedRows.Input in, float[] out, int outOff, int from, int to) {
+        if (in == null) {
+            for (int r = from; r < to; r++) out[outOff + r] = format.dot(tensor.data(), (long) r * cols, x, 0, cols);
+            return;
+        }
+        int p = packed.packedCols, rest = cols - p;
+        for (int r = from; r < to; r++) {
+            float sum = packed.dot(r, in);
+            if (rest > 0) sum += format.dot(tensor.data(), (long) r * cols + p, x, p, rest);
+            out[outOff + r] = sum;
+        }
     }
 
     private void gemmTiles(float[][] x, float[][] out, int outOff, int fromTile, int toTile, float[] w) {

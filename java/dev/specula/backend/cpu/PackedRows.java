@@ -1,0 +1,201 @@
+package dev.specula.backend.cpu;
+
+import dev.specula.gguf.GgufTensor;
+import dev.specula.tensor.IntegerBlocks;
+import dev.specula.tensor.TensorFormat;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.stream.IntStream;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A weight matrix in small-integer blocks (Q4_0, Q4_1, Q4_K, Q6_K: {@link IntegerBlocks}),
+ * repacked at load for integer matrix-vector products with 8-bit activations.
+ *
+ * <p>Layout: each row is cut into groups of {@value #LANES} consecutive blocks. Within a group the
+ * integers are interleaved by position, so one 32-byte load holds position p of all 32 blocks
+ * and a 16-bit lane j of the vector kernels follows block j. The activations are quantised to
+ * 8 bits per block (scale max|x| / 127, as ggml's Q8_0) and interleaved the same way. A group's
+ * dot products then accumulate in 16-bit lanes (one multiply and one add per 32 weights, never
+ * overflowing: 4-bit weights give at most 32 × 8 × 127 per lane, 6-bit ones 8 × 32 × 127 before
+ * being widened) and are scaled once per block. Four-bit integers are stored as nibbles (position
+ * p low, p + half high), six-bit ones as bytes.
+ *
+ * <p>The blocks past the last whole group stay in the file's format and use its float dot
+ * product. The repacked copy costs memory on top of the mapped file: 0.625 bytes per weight for
+ * 4-bit formats without bias, 0.75 with, 1.25 for Q6_K.
+ */
+final class PackedRows {
+    /** Blocks per group: the lanes of a 512-bit vector of 16-bit integers. */
+    static final int LANES = 32;
+    /** Set to false ({@code -Dspecula.repack=false}) to keep every matrix in its file format. */
+    static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("specula.repack", "true"));
+
+    private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private final IntegerBlocks blocks;
+    final int rows, cols, block, groups;
+    /** Columns covered by whole groups; the rest of each row uses the file format. */
+    final int packedCols;
+    private final boolean nibbles;
+    /** Bytes of packed integers per group. */
+    private final int groupBytes;
+    private final MemorySegment ints;
+    private final float[] scale, bias;
+
+    private PackedRows(GgufTensor t, IntegerBlocks blocks, int rows, int cols) {
+        this.blocks = blocks;
+        this.rows = rows;
+        this.cols = cols;
+        this.block = blocks.blockLength();
+        this.groups = cols / (block * LANES);
+        this.packedCols = groups * block * LANES;
+        this.nibbles = blocks.maxMagnitude() <= 8;
+        this.groupBytes = nibbles ? block * LANES / 2 : block * LANES;
+        this.ints = Arena.ofAuto().allocate((long) rows * groups * groupBytes, 64);
+        int scalesPerRow = groups * LANES;
+        this.scale = new float[Math.multiplyExact(rows, scalesPerRow)];
+        this.bias = blocks.hasBias() ? new float[scale.length] : null;
+        MemorySegment src = t.data();
+        IntStream.range(0, rows).parallel().forEach(r -> packRow(src, r));
+    }
+
+    /**
+     * The repacked form of {@code t}, or null where it does not apply: a format without integer
+     * blocks, a row shorter than one group, repacking disabled, or a vector unit narrower than
+     * 512 bits (the kernels are written for AVX-512's 32 16-bit lanes).
+     */
+    static PackedRows of(GgufTensor t, TensorFormat format, int rows, int cols) {
+        if (!ENABLED || !(format instanceof IntegerBlocks b) || FloatVector.SPECIES_PREFERRED.vectorBitSize() < 512) return null;
+        int len = b.blockLength();
+        boolean nibbles = b.maxMagnitude() <= 8;
+        // The 16-bit sums must not overflow: see the class comment.
+        boolean fits = nibbles ? len * 8 * 127 <= Short.MAX_VALUE && len % 2 == 0 : b.maxMagnitude() <= 32 && len % 8 == 0 && !b.hasBias();
+        if (!fits || cols < len * LANES) return null;
+        return new PackedRows(t, b, rows, cols);
+    }
+
+    private void packRow(MemorySegment src, int r) {
+        byte[] q = new byte[packedCols];
+        int scalesPerRow = groups * LANES;
+        blocks.decode(src, (long) r * cols, packedCols, q, 0, scale, bias, r * scalesPerRow);
+        long base = (long) r * groups * groupBytes;
+        int half = block / 2;
+        for (int g = 0; g < groups; g++) {
+            long at = base + (long) g * groupBytes;
+            for (int j = 0; j < LANES; j++) {
+                int first = (g * LANES + j) * block;
+                if (nibbles) {
+                    for (int p = 0; p < half; p++) {
+                        int lo = q[first + p] + 8, hi = q[first + p + half] + 8; // 0..15 (q in [-8, 7])
+                        ints.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at + p * LANES + j, (byte) (lo | hi << 4));
+                    }
+                } else {
+                    for (int p = 0; p < block; p++) ints.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at + p * LANES + j, q[first + p]);
+                }
+            }
+        }
+    }
+
+    /** Activations quantised to 8 bits per block and interleaved like the weights, with their block scales and sums. */
+    static final class Input {
+        final short[] q;
+        final float[] scale, sum;
+
+        Input(PackedRows m, float[] x) {
+            int block = m.block, n = m.packedCols;
+            q = new short[n];
+            scale = new float[n / block];
+            sum = new float[n / block];
+            for (int b = 0; b < n / block; b++) {
+                int first = b * block;
+                float amax = 0;
+                for (int i = 0; i < block; i++) amax = Math.max(amax, Math.abs(x[first + i]));
+                float d = amax / 127, id = d != 0 ? 1 / d : 0;
+                int g = b / LANES, j = b % LANES, isum = 0;
+                for (int p = 0; p < block; p++) {
+                    int v = (int) Math.rint(x[first + p] * id);
+                    q[(g * block + p) * LANES + j] = (short) v;
+                    isum += v;
+                }
+                scale[b] = d;
+                sum[b] = d * isum;
+            }
+        }
+    }
+
+    /** The dot product of row r's packed columns with {@code in}. */
+    float dot(int r, Input in) {
+        return nibbles ? dotNibbles(r, in) : dotBytes(r, in);
+    }
+
+    private float dotNibbles(int r, Input in) {
+        FloatVector acc = FloatVector.zero(FLOATS);
+        long base = (long) r * groups * groupBytes;
+        int s0 = r * groups * LANES, half = block / 2;
+        short[] xq = in.q;
+        for (int g = 0; g < groups; g++) {
+            long at = base + (long) g * groupBytes;
+            int xg = g * block * LANES;
+            ShortVector a = ShortVector.zero(SHORTS);
+            for (int p = 0; p < half; p++) {
+                ShortVector s = (ShortVector) ByteVector.fromMemorySegment(BYTES, ints, at + p * LANES, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, SHORTS, 0);
+                ShortVector lo = s.and((short) 0xF).sub((short) 8);
+                ShortVector hi = s.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
+                a = a.add(lo.mul(ShortVector.fromArray(SHORTS, xq, xg + p * LANES)));
+                a = a.add(hi.mul(ShortVector.fromArray(SHORTS, xq, xg + (p + half) * LANES)));
+            }
+            acc = scaleGroup(a, s0 + g * LANES, g * LANES, in, acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    private float dotBytes(int r, Input in) {
+        FloatVector acc = FloatVector.zero(FLOATS);
+        long base = (long) r * groups * groupBytes;
+        int s0 = r * groups * LANES;
+        short[] xq = in.q;
+        for (int g = 0; g < groups; g++) {
+            long at = base + (long) g * groupBytes;
+            int xg = g * block * LANES;
+            // Six-bit integers: at most 8 products per 16-bit lane before widening.
+            FloatVector lo = FloatVector.zero(FLOATS), hi = lo;
+            for (int p0 = 0; p0 < block; p0 += 8) {
+                ShortVector a = ShortVector.zero(SHORTS);
+                for (int p = p0; p < p0 + 8; p++) {
+                    ShortVector w = (ShortVector) ByteVector.fromMemorySegment(BYTES, ints, at + p * LANES, LE)
+                            .convertShape(VectorOperators.B2S, SHORTS, 0);
+                    a = a.add(w.mul(ShortVector.fromArray(SHORTS, xq, xg + p * LANES)));
+                }
+                lo = lo.add(a.convertShape(VectorOperators.S2F, FLOATS, 0));
+                hi = hi.add(a.convertShape(VectorOperators.S2F, FLOATS, 1));
+            }
+            int w0 = s0 + g * LANES, x0 = g * LANES;
+            acc = lo.fma(FloatVector.fromArray(FLOATS, scale, w0).mul(FloatVector.fromArray(FLOATS, in.scale, x0)), acc);
+            acc = hi.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16).mul(FloatVector.fromArray(FLOATS, in.scale, x0 + 16)), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** acc + (group's integer sums) × weight scale × input scale [+ weight bias × input block sum]. */
+    private FloatVector scaleGroup(ShortVector a, int w0, int x0, Input in, FloatVector acc) {
+        FloatVector f0 = (FloatVector) a.convertShape(VectorOperators.S2F, FLOATS, 0);
+        FloatVector f1 = (FloatVector) a.convertShape(VectorOperators.S2F, FLOATS, 1);
+        acc = f0.fma(FloatVector.fromArray(FLOATS, scale, w0).mul(FloatVector.fromArray(FLOATS, in.scale, x0)), acc);
+        acc = f1.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16).mul(FloatVector.fromArray(FLOATS, in.scale, x0 + 16)), acc);
+        if (bias != null) {
+            acc = FloatVector.fromArray(FLOATS, bias, w0).fma(FloatVector.fromArray(FLOATS, in.sum, x0), acc);
+            acc = FloatVector.fromArray(FLOATS, bias, w0 + 16).fma(FloatVector.fromArray(FLOATS, in.sum, x0 + 16), acc);
+        }
+        return acc;
+    }
+}
