@@ -44,12 +44,20 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "repetitions per test (default: 5)")
     int repetitions = 5;
 
-    @Option(names = "--warmup", paramLabel = "N", description = "untimed runs before each test (default: 1)")
+    @Option(names = "--warmup", paramLabel = "N", description = "untimed runs before each test, at least (default: 1)")
     int warmup = 1;
+
+    @Option(names = "--warmup-ms", paramLabel = "MS",
+            description = "keep warming up until this much time has passed, so the JIT has compiled the kernels (default: 2000)")
+    long warmupMillis = 2000;
+
+    @Option(names = {"-o", "--output"}, paramLabel = "md|jsonl", description = "markdown table (default) or one JSON object per test, for scripts")
+    String output = "md";
 
     @Override
     public Integer call() {
         if (repetitions < 1) throw new UserError("-r must be at least 1");
+        if (!output.equals("md") && !output.equals("jsonl")) throw new UserError("-o must be md or jsonl, not '" + output + "'");
         PrintWriter out = spec.commandLine().getOut();
         try (GgufFile f = LoadProgress.open(model)) {
             ModelConfig c = ModelConfig.from(f);
@@ -60,18 +68,30 @@ final class BenchCommand implements Callable<Integer> {
             TextTable table = new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:");
             for (int t : threads) {
                 for (int fa : flash) {
-                    CpuTransformer m = new CpuTransformer(c, w, t, fa != 0);
-                    for (int p : prompt) {
-                        if (p > 0) table.row(label, size, params, "CPU", t, fa, "pp" + p, format(measure(m, c, p, true)));
-                    }
-                    for (int n : gen) {
-                        if (n > 0) table.row(label, size, params, "CPU", t, fa, "tg" + n, format(measure(m, c, n, false)));
+                    try (CpuTransformer m = new CpuTransformer(c, w, t, fa != 0)) {
+                        for (int p : prompt) {
+                            if (p > 0) report(out, table, label, size, params, t, fa, "pp" + p, measure(m, c, p, true));
+                        }
+                        for (int n : gen) {
+                            if (n > 0) report(out, table, label, size, params, t, fa, "tg" + n, measure(m, c, n, false));
+                        }
                     }
                 }
             }
-            table.print(out);
+            if (output.equals("md")) table.print(out);
         }
         return 0;
+    }
+
+    private void report(PrintWriter out, TextTable table, String label, String size, String params, int threads, int fa, String test, double[] rates) {
+        if (output.equals("md")) {
+            table.row(label, size, params, "CPU", threads, fa, test, format(rates));
+            return;
+        }
+        double min = Arrays.stream(rates).min().orElse(0), max = Arrays.stream(rates).max().orElse(0);
+        out.printf(Locale.ROOT, "{\"model\": \"%s\", \"file\": \"%s\", \"threads\": %d, \"fa\": %d, \"test\": \"%s\", \"median_ts\": %.3f, \"min_ts\": %.3f, \"max_ts\": %.3f}%n",
+                label.replace("\\", "\\\\").replace("\"", "\\\""), model.getFileName().toString().replace("\"", "\\\""), threads, fa, test, median(rates), min, max);
+        out.flush();
     }
 
     /** Tokens/s of each repetition. pp: one batch of n tokens; tg: n single-token steps after BOS. */
@@ -79,21 +99,27 @@ final class BenchCommand implements Callable<Integer> {
         SplittableRandom rnd = new SplittableRandom(n);
         int[] tokens = rnd.ints(n, 0, c.vocabSize()).toArray();
         double[] rates = new double[repetitions];
-        for (int r = -warmup; r < repetitions; r++) {
-            KvCache cache = new KvCache(c, n + 1, KvCache.Precision.F16);
-            long t0;
-            if (prefill) {
-                t0 = System.nanoTime();
-                m.forward(tokens, cache, false);
-            } else {
-                m.forward(new int[] {tokens[0]}, cache, false);
-                t0 = System.nanoTime();
-                for (int i = 0; i < n; i++) m.forward(new int[] {tokens[i]}, cache, false);
-            }
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            if (r >= 0) rates[r] = n / seconds;
+        long warmupEnd = System.nanoTime() + warmupMillis * 1_000_000;
+        for (int done = 0; done < Math.max(warmup, 1) || System.nanoTime() < warmupEnd; done++) {
+            run(m, c, tokens, n, prefill);
         }
+        for (int r = 0; r < repetitions; r++) rates[r] = n / run(m, c, tokens, n, prefill);
         return rates;
+    }
+
+    /** Seconds one pp or tg test takes. */
+    private static double run(CpuTransformer m, ModelConfig c, int[] tokens, int n, boolean prefill) {
+        KvCache cache = new KvCache(c, n + 1, KvCache.Precision.F16);
+        long t0;
+        if (prefill) {
+            t0 = System.nanoTime();
+            m.forward(tokens, cache, false);
+        } else {
+            m.forward(new int[] {tokens[0]}, cache, false);
+            t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) m.forward(new int[] {tokens[i]}, cache, false);
+        }
+        return (System.nanoTime() - t0) / 1e9;
     }
 
     static double median(double[] v) {
