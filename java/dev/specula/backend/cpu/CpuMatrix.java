@@ -88,12 +88,7 @@ public final class CpuMatrix {
             for (int r = from; r < to; r++) out[outOff + r] = format.dot(tensor.data(), (long) r * cols, x, 0, cols);
             return;
         }
-        int p = packed.packedCols, rest = cols - p;
-        for (int r = from; r < to; r++) {
-            float sum = packed.dot(r, in);
-            if (rest > 0) sum += format.dot(tensor.data(), (long) r * cols + p, x, p, rest);
-            out[outOff + r] = sum;
-        }
+        for (int r = from; r < to; r++) out[outOff + r] = packed.dot(r, in);
     }
 
     private void gemmTiles(float[][] x, float[][] out, int outOff, int fromTile, int toTile, float[] w) {

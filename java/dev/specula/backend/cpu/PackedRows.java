@@ -26,13 +26,15 @@ import jdk.incubator.vector.VectorSpecies;
  * being widened) and are scaled once per block. Four-bit integers are stored as nibbles (position
  * p low, p + half high), six-bit ones as bytes.
  *
- * <p>The blocks past the last whole group stay in the file's format and use its float dot
- * product. The repacked copy costs memory on top of the mapped file: 0.625 bytes per weight for
- * 4-bit formats without bias, 0.75 with, 1.25 for Q6_K.
+ * <p>A row's last group is padded with zero blocks (zero scale, zero integers) when the row is
+ * not a whole number of groups. The repacked copy costs memory on top of the mapped file: 0.625
+ * bytes per weight for 4-bit formats without bias, 0.75 with, 1.25 for Q6_K, plus the padding.
  */
 final class PackedRows {
     /** Blocks per group: the lanes of a 512-bit vector of 16-bit integers. */
     static final int LANES = 32;
+    /** A row's last group is padded with zero blocks; at most 1/3 of its blocks may be padding (768 columns of Q4: 24 blocks + 8). */
+    private static final int MAX_PADDING_DENOMINATOR = 3;
     /** Set to false ({@code -Dspecula.repack=false}) to keep every matrix in its file format. */
     static final boolean ENABLED = Boolean.parseBoolean(System.getProperty("specula.repack", "true"));
 
@@ -43,7 +45,7 @@ final class PackedRows {
 
     private final IntegerBlocks blocks;
     final int rows, cols, block, groups;
-    /** Columns covered by whole groups; the rest of each row uses the file format. */
+    /** Columns of the packed rows: cols rounded up to whole groups, the padding all zero. */
     final int packedCols;
     private final boolean nibbles;
     /** Bytes of packed integers per group. */
@@ -56,7 +58,7 @@ final class PackedRows {
         this.rows = rows;
         this.cols = cols;
         this.block = blocks.blockLength();
-        this.groups = cols / (block * LANES);
+        this.groups = Math.ceilDiv(cols / block, LANES);
         this.packedCols = groups * block * LANES;
         this.nibbles = blocks.maxMagnitude() <= 8;
         this.groupBytes = nibbles ? block * LANES / 2 : block * LANES;
@@ -79,19 +81,20 @@ final class PackedRows {
         boolean nibbles = b.maxMagnitude() <= 8;
         // The 16-bit sums must not overflow: see the class comment.
         boolean fits = nibbles ? len * 8 * 127 <= Short.MAX_VALUE && len % 2 == 0 : b.maxMagnitude() <= 32 && len % 8 == 0 && !b.hasBias();
-        if (!fits || cols < len * LANES) return null;
+        int blocksPerRow = cols / len, padded = Math.ceilDiv(blocksPerRow, LANES) * LANES;
+        if (!fits || cols % len != 0 || (padded - blocksPerRow) * MAX_PADDING_DENOMINATOR > blocksPerRow) return null;
         return new PackedRows(t, b, rows, cols);
     }
 
     private void packRow(MemorySegment src, int r) {
         byte[] q = new byte[packedCols];
         int scalesPerRow = groups * LANES;
-        blocks.decode(src, (long) r * cols, packedCols, q, 0, scale, bias, r * scalesPerRow);
+        blocks.decode(src, (long) r * cols, cols, q, 0, scale, bias, r * scalesPerRow);
         long base = (long) r * groups * groupBytes;
         int half = block / 2;
         for (int g = 0; g < groups; g++) {
             long at = base + (long) g * groupBytes;
-            for (int j = 0; j < LANES; j++) {
+            for (int j = 0; j < LANES && (g * LANES + j) * block < cols; j++) {
                 int first = (g * LANES + j) * block;
                 if (nibbles) {
                     for (int p = 0; p < half; p++) {
@@ -115,7 +118,7 @@ final class PackedRows {
             q = new short[n];
             scale = new float[n / block];
             sum = new float[n / block];
-            for (int b = 0; b < n / block; b++) {
+            for (int b = 0; b < m.cols / block; b++) {
                 int first = b * block;
                 float amax = 0;
                 for (int i = 0; i < block; i++) amax = Math.max(amax, Math.abs(x[first + i]));

@@ -35,8 +35,8 @@ class CpuMatrixTest {
 
     @ParameterizedTest(name = "{0} {1}x{2} batch {3} threads {4}")
     @CsvSource({
-        "Q4_0, 1024, 37, 1, 1", "Q4_0, 1088, 70, 1, 2", "Q4_1, 2048, 33, 1, 2", "Q4_K, 1280, 41, 1, 2",
-        "Q6_K, 768, 19, 1, 1", "Q6_K, 1280, 64, 1, 2", "Q8_0, 1024, 45, 1, 2", "F16, 100, 9, 1, 2", "F32, 96, 130, 1, 2",
+        "Q4_0, 1024, 37, 1, 1", "Q4_0, 1088, 70, 1, 2", "Q4_1, 2048, 33, 1, 2", "Q4_K, 1280, 41, 1, 2", "Q4_K, 1536, 41, 1, 2", "Q4_1, 1536, 9, 1, 1",
+        "Q6_K, 768, 19, 1, 1", "Q6_K, 1280, 64, 1, 2", "Q4_0, 768, 20, 1, 2", "Q4_K, 768, 5, 1, 1", "Q6_K, 1536, 3, 1, 1", "Q8_0, 1024, 45, 1, 2", "F16, 100, 9, 1, 2", "F32, 96, 130, 1, 2",
         "Q4_0, 1024, 37, 7, 2", "Q4_K, 512, 10, 9, 2", "Q6_K, 256, 4, 4, 1", "Q8_0, 96, 101, 13, 2", "F32, 70, 6, 5, 2",
         "BF16, 64, 66, 3, 2", "Q5_K, 256, 12, 2, 2", "IQ4_XS, 256, 8, 1, 2",
     })
@@ -79,10 +79,11 @@ class CpuMatrixTest {
     void integerBlockFormatsAreRepackedWhereTheVectorUnitAllows(GgmlType type) {
         assumeTrue(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && PackedRows.ENABLED,
                 "integer kernels need 512-bit vectors; this machine runs the file-format path");
-        GgufTensor t = matrix(type, 1024 + 256, 3, new Random(7));
-        PackedRows p = PackedRows.of(t, TensorFormats.of(type), 3, 1024 + 256);
+        int block = type == GgmlType.Q6_K ? 16 : 32;
+        PackedRows p = PackedRows.of(matrix(type, 1536, 3, new Random(7)), TensorFormats.of(type), 3, 1536);
         assertNotNull(p);
-        assertEquals(1024, p.packedCols, "whole groups of 32 blocks (16 or 32 weights each) are packed, the rest stays");
-        assertNull(PackedRows.of(matrix(type, 256, 3, new Random(7)), TensorFormats.of(type), 3, 256), "a row shorter than one group stays as it is");
+        assertEquals(Math.ceilDiv(1536 / block, 32) * 32 * block, p.packedCols, "rows padded to whole groups of 32 blocks");
+        assertNotNull(PackedRows.of(matrix(type, 768, 3, new Random(7)), TensorFormats.of(type), 3, 768), "24 blocks + 8 of padding");
+        assertNull(PackedRows.of(matrix(type, 256, 3, new Random(7)), TensorFormats.of(type), 3, 256), "mostly padding: stays in the file format");
     }
 }
