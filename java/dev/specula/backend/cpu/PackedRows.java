@@ -3,9 +3,7 @@ package dev.specula.backend.cpu;
 import dev.specula.gguf.GgufTensor;
 import dev.specula.tensor.IntegerBlocks;
 import dev.specula.tensor.TensorFormat;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.util.stream.IntStream;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -41,7 +39,6 @@ final class PackedRows {
     private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_512;
     private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_512;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private final IntegerBlocks blocks;
     final int rows, cols, block, groups;
@@ -50,7 +47,8 @@ final class PackedRows {
     private final boolean nibbles;
     /** Bytes of packed integers per group. */
     private final int groupBytes;
-    private final MemorySegment ints;
+    /** A heap array: the JIT hoists array bounds checks out of the loops better than segment checks. */
+    private final byte[] ints;
     private final float[] scale, bias;
 
     private PackedRows(GgufTensor t, IntegerBlocks blocks, int rows, int cols) {
@@ -62,7 +60,7 @@ final class PackedRows {
         this.packedCols = groups * block * LANES;
         this.nibbles = blocks.maxMagnitude() <= 8;
         this.groupBytes = nibbles ? block * LANES / 2 : block * LANES;
-        this.ints = Arena.ofAuto().allocate((long) rows * groups * groupBytes, 64);
+        this.ints = new byte[Math.toIntExact((long) rows * groups * groupBytes)];
         int scalesPerRow = groups * LANES;
         this.scale = new float[Math.multiplyExact(rows, scalesPerRow)];
         this.bias = blocks.hasBias() ? new float[scale.length] : null;
@@ -83,26 +81,47 @@ final class PackedRows {
         boolean fits = nibbles ? len * 8 * 127 <= Short.MAX_VALUE && len % 2 == 0 : b.maxMagnitude() <= 32 && len % 8 == 0 && !b.hasBias();
         int blocksPerRow = cols / len, padded = Math.ceilDiv(blocksPerRow, LANES) * LANES;
         if (!fits || cols % len != 0 || (padded - blocksPerRow) * MAX_PADDING_DENOMINATOR > blocksPerRow) return null;
+        long bytes = (long) rows * (padded / LANES) * (nibbles ? len * LANES / 2 : len * LANES);
+        if (bytes > Integer.MAX_VALUE - 64) return null; // one heap array per matrix
+        long scales = (long) rows * (padded / LANES) * LANES * 4L * (b.hasBias() ? 2 : 1);
+        if (!heapHolds(bytes + scales)) {
+            if (!warnedHeap) {
+                warnedHeap = true;
+                System.err.println("specula: warning: the Java heap is too small to repack the quantised weights for the fast kernels; "
+                        + "matrices that do not fit stay in the file format (slower). Raise it with -Xmx or -XX:MaxRAMPercentage.");
+            }
+            return null;
+        }
         return new PackedRows(t, b, rows, cols);
+    }
+
+    private static volatile boolean warnedHeap;
+    /** Heap kept free for everything else (activations, KV cache reads, the tokenizer). */
+    private static final long HEAP_RESERVE = 256L << 20;
+
+    private static boolean heapHolds(long bytes) {
+        Runtime rt = Runtime.getRuntime();
+        long used = rt.totalMemory() - rt.freeMemory();
+        return rt.maxMemory() - used - HEAP_RESERVE >= bytes;
     }
 
     private void packRow(MemorySegment src, int r) {
         byte[] q = new byte[packedCols];
         int scalesPerRow = groups * LANES;
         blocks.decode(src, (long) r * cols, cols, q, 0, scale, bias, r * scalesPerRow);
-        long base = (long) r * groups * groupBytes;
+        int base = r * groups * groupBytes;
         int half = block / 2;
         for (int g = 0; g < groups; g++) {
-            long at = base + (long) g * groupBytes;
+            int at = base + g * groupBytes;
             for (int j = 0; j < LANES && (g * LANES + j) * block < cols; j++) {
                 int first = (g * LANES + j) * block;
                 if (nibbles) {
                     for (int p = 0; p < half; p++) {
                         int lo = q[first + p] + 8, hi = q[first + p + half] + 8; // 0..15 (q in [-8, 7])
-                        ints.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at + p * LANES + j, (byte) (lo | hi << 4));
+                        ints[Math.toIntExact(at + p * LANES + j)] = (byte) (lo | hi << 4);
                     }
                 } else {
-                    for (int p = 0; p < block; p++) ints.set(java.lang.foreign.ValueLayout.JAVA_BYTE, at + p * LANES + j, q[first + p]);
+                    for (int p = 0; p < block; p++) ints[Math.toIntExact(at + p * LANES + j)] = q[first + p];
                 }
             }
         }
@@ -111,13 +130,15 @@ final class PackedRows {
     /** Activations quantised to 8 bits per block and interleaved like the weights, with their block scales and sums. */
     static final class Input {
         final short[] q;
-        final float[] scale, sum;
+        /** Per block: scale, scale × (sum of q), and -8 × that (the nibble offset's share). */
+        final float[] scale, sum, offset;
 
         Input(PackedRows m, float[] x) {
             int block = m.block, n = m.packedCols;
             q = new short[n];
             scale = new float[n / block];
             sum = new float[n / block];
+            offset = new float[n / block];
             for (int b = 0; b < m.cols / block; b++) {
                 int first = b * block;
                 float amax = 0;
@@ -131,6 +152,7 @@ final class PackedRows {
                 }
                 scale[b] = d;
                 sum[b] = d * isum;
+                offset[b] = -8 * sum[b];
             }
         }
     }
@@ -142,40 +164,40 @@ final class PackedRows {
 
     private float dotNibbles(int r, Input in) {
         FloatVector acc = FloatVector.zero(FLOATS);
-        long base = (long) r * groups * groupBytes;
+        int base = r * groups * groupBytes;
         int s0 = r * groups * LANES, half = block / 2;
         short[] xq = in.q;
         for (int g = 0; g < groups; g++) {
-            long at = base + (long) g * groupBytes;
+            int at = base + g * groupBytes;
             int xg = g * block * LANES;
-            ShortVector a = ShortVector.zero(SHORTS);
+            // Stored nibbles are q + 8, in 0..15: the low and high halves each sum at most
+            // 16 × 15 × 127 = 30480 per lane; the 8 × (input block sum) comes off per block below.
+            ShortVector lo = ShortVector.zero(SHORTS), hi = lo;
             for (int p = 0; p < half; p++) {
-                ShortVector s = (ShortVector) ByteVector.fromMemorySegment(BYTES, ints, at + p * LANES, LE)
+                ShortVector s = (ShortVector) ByteVector.fromArray(BYTES, ints, at + p * LANES)
                         .convertShape(VectorOperators.ZERO_EXTEND_B2S, SHORTS, 0);
-                ShortVector lo = s.and((short) 0xF).sub((short) 8);
-                ShortVector hi = s.lanewise(VectorOperators.LSHR, 4).sub((short) 8);
-                a = a.add(lo.mul(ShortVector.fromArray(SHORTS, xq, xg + p * LANES)));
-                a = a.add(hi.mul(ShortVector.fromArray(SHORTS, xq, xg + (p + half) * LANES)));
+                lo = lo.add(s.and((short) 0xF).mul(ShortVector.fromArray(SHORTS, xq, xg + p * LANES)));
+                hi = hi.add(s.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(SHORTS, xq, xg + (p + half) * LANES)));
             }
-            acc = scaleGroup(a, s0 + g * LANES, g * LANES, in, acc);
+            acc = scaleGroup(lo, hi, s0 + g * LANES, g * LANES, in, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
     private float dotBytes(int r, Input in) {
         FloatVector acc = FloatVector.zero(FLOATS);
-        long base = (long) r * groups * groupBytes;
+        int base = r * groups * groupBytes;
         int s0 = r * groups * LANES;
         short[] xq = in.q;
         for (int g = 0; g < groups; g++) {
-            long at = base + (long) g * groupBytes;
+            int at = base + g * groupBytes;
             int xg = g * block * LANES;
             // Six-bit integers: at most 8 products per 16-bit lane before widening.
             FloatVector lo = FloatVector.zero(FLOATS), hi = lo;
             for (int p0 = 0; p0 < block; p0 += 8) {
                 ShortVector a = ShortVector.zero(SHORTS);
                 for (int p = p0; p < p0 + 8; p++) {
-                    ShortVector w = (ShortVector) ByteVector.fromMemorySegment(BYTES, ints, at + p * LANES, LE)
+                    ShortVector w = (ShortVector) ByteVector.fromArray(BYTES, ints, at + p * LANES)
                             .convertShape(VectorOperators.B2S, SHORTS, 0);
                     a = a.add(w.mul(ShortVector.fromArray(SHORTS, xq, xg + p * LANES)));
                 }
@@ -189,12 +211,17 @@ final class PackedRows {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** acc + (group's integer sums) × weight scale × input scale [+ weight bias × input block sum]. */
-    private FloatVector scaleGroup(ShortVector a, int w0, int x0, Input in, FloatVector acc) {
-        FloatVector f0 = (FloatVector) a.convertShape(VectorOperators.S2F, FLOATS, 0);
-        FloatVector f1 = (FloatVector) a.convertShape(VectorOperators.S2F, FLOATS, 1);
-        acc = f0.fma(FloatVector.fromArray(FLOATS, scale, w0).mul(FloatVector.fromArray(FLOATS, in.scale, x0)), acc);
-        acc = f1.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16).mul(FloatVector.fromArray(FLOATS, in.scale, x0 + 16)), acc);
+    /**
+     * acc + (integer sums of q + 8) × input scale - 8 × input block sum, times the weight scale,
+     * [+ weight bias × input block sum], for the 32 blocks of one group.
+     */
+    private FloatVector scaleGroup(ShortVector lo, ShortVector hi, int w0, int x0, Input in, FloatVector acc) {
+        FloatVector f0 = ((FloatVector) lo.convertShape(VectorOperators.S2F, FLOATS, 0)).add(hi.convertShape(VectorOperators.S2F, FLOATS, 0));
+        FloatVector f1 = ((FloatVector) lo.convertShape(VectorOperators.S2F, FLOATS, 1)).add(hi.convertShape(VectorOperators.S2F, FLOATS, 1));
+        FloatVector v0 = f0.fma(FloatVector.fromArray(FLOATS, in.scale, x0), FloatVector.fromArray(FLOATS, in.offset, x0));
+        FloatVector v1 = f1.fma(FloatVector.fromArray(FLOATS, in.scale, x0 + 16), FloatVector.fromArray(FLOATS, in.offset, x0 + 16));
+        acc = v0.fma(FloatVector.fromArray(FLOATS, scale, w0), acc);
+        acc = v1.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16), acc);
         if (bias != null) {
             acc = FloatVector.fromArray(FLOATS, bias, w0).fma(FloatVector.fromArray(FLOATS, in.sum, x0), acc);
             acc = FloatVector.fromArray(FLOATS, bias, w0 + 16).fma(FloatVector.fromArray(FLOATS, in.sum, x0 + 16), acc);
