@@ -20,11 +20,23 @@ final class Attention {
      * attention output. Work is split over KV heads, {@code kvHead} selects the one to do.
      */
     static void plain(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos) {
+        int n = startPos + q.length;
+        plain(c, cache, layer, kvHead, q, out, startPos, new float[plainScratch(c, n)]);
+    }
+
+    /** Floats of scratch {@link #plain} needs for a context of n positions. */
+    static int plainScratch(ModelConfig c, int n) {
+        return Math.addExact(Math.multiplyExact(2 * n, c.headDim()), n);
+    }
+
+    /** As above, with the keys, values and scores in {@code scratch} (at least {@link #plainScratch} floats). */
+    static void plain(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos, float[] scratch) {
         int hd = c.headDim(), group = c.groupSize();
         int n = startPos + q.length;
-        float[] keys = new float[n * hd], values = new float[n * hd], scores = new float[n];
+        float[] keys = scratch, values = scratch, scores = scratch;
+        int vOff = n * hd, sOff = 2 * n * hd;
         cache.readKeys(layer, 0, n, kvHead * hd, hd, keys);
-        cache.readValues(layer, 0, n, kvHead * hd, hd, values);
+        cache.readValues(layer, 0, n, kvHead * hd, hd, values, vOff);
         float scale = (float) (1.0 / Math.sqrt(hd));
         for (int b = 0; b < q.length; b++) {
             int visible = startPos + b + 1;
@@ -32,16 +44,16 @@ final class Attention {
                 int qOff = (kvHead * group + g) * hd;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int t = 0; t < visible; t++) {
-                    scores[t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
-                    max = Math.max(max, scores[t]);
+                    scores[sOff + t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
+                    max = Math.max(max, scores[sOff + t]);
                 }
                 float sum = 0;
                 for (int t = 0; t < visible; t++) {
-                    scores[t] = (float) Math.exp(scores[t] - max);
-                    sum += scores[t];
+                    scores[sOff + t] = (float) Math.exp(scores[sOff + t] - max);
+                    sum += scores[sOff + t];
                 }
                 java.util.Arrays.fill(out[b], qOff, qOff + hd, 0f);
-                for (int t = 0; t < visible; t++) VectorMath.axpy(scores[t] / sum, values, t * hd, out[b], qOff, hd);
+                for (int t = 0; t < visible; t++) VectorMath.axpy(scores[sOff + t] / sum, values, vOff + t * hd, out[b], qOff, hd);
             }
         }
     }

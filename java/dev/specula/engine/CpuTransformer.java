@@ -98,7 +98,7 @@ public final class CpuTransformer implements AutoCloseable {
             ThreadTeam.Range heads = (worker, from, to) -> {
                 for (int h = from; h < to; h++) {
                     if (flash) Attention.flash(c, cache, layer, h, q, att, start);
-                    else Attention.plain(c, cache, layer, h, q, att, start);
+                    else Attention.plain(c, cache, layer, h, q, att, start, team.scratch(worker, Attention.plainScratch(c, start + B)));
                 }
             };
             // Attention over a short context is cheaper than waking the team.

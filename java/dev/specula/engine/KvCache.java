@@ -83,12 +83,21 @@ public final class KvCache {
     }
 
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(values16 != null ? values16[layer] : null, values32 != null ? values32[layer] : null, pos, n, headOffset, headDim, out);
+        readValues(layer, pos, n, headOffset, headDim, out, 0);
+    }
+
+    /** As {@link #readValues(int, int, int, int, int, float[])}, writing from {@code out[outOff]}. */
+    void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {
+        read(values16 != null ? values16[layer] : null, values32 != null ? values32[layer] : null, pos, n, headOffset, headDim, out, outOff);
     }
 
     private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out) {
+        read(half, full, pos, n, headOffset, headDim, out, 0);
+    }
+
+    private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {
         for (int t = 0; t < n; t++) {
-            int src = (pos + t) * kvDim + headOffset, dst = t * headDim;
+            int src = (pos + t) * kvDim + headOffset, dst = outOff + t * headDim;
             if (full != null) System.arraycopy(full, src, out, dst, headDim);
             else for (int i = 0; i < headDim; i++) out[dst + i] = Float.float16ToFloat(half[src + i]);
         }
