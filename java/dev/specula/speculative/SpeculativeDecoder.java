@@ -1,0 +1,257 @@
+package dev.specula.speculative;
+
+import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.KvCache;
+import dev.specula.sampling.Sampler;
+import dev.specula.sampling.TokenDistribution;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+import java.util.function.IntPredicate;
+
+/**
+ * Speculative decoding: each round a {@link DraftSource} proposes up to k tokens, the target
+ * evaluates {@code [last token, proposals...]} in one batched forward pass, and the proposals are
+ * checked in order against the target's distribution at each position.
+ *
+ * <ul>
+ *   <li>Temperature 0: a proposal is accepted while it equals the target's greedy token; the first
+ *       mismatch is replaced by the target's own token, and when all are accepted the target's
+ *       token after the last one comes free. Every round yields at least one token, and the text
+ *       is the target's own greedy text.
+ *   <li>Temperature > 0: proposal x (drawn from q) is accepted with probability
+ *       min(1, p(x) / q(x)); on rejection the token is drawn from normalise(max(0, p - q)). This
+ *       leaves the output distributed exactly as the target's (Leviathan et al., Chen et al. 2023).
+ * </ul>
+ *
+ * The target's KV cache always holds the sequence but its last token, which opens the next
+ * batch; rejected proposals are dropped by truncating it. With {@code adaptive}, the draft length
+ * of each round is chosen from the running acceptance rate and the measured costs of a draft step
+ * and of a verification pass, and drafting pauses while it does not pay.
+ */
+public final class SpeculativeDecoder {
+    public record Options(int draftMax, int draftMin, boolean adaptive) {
+        public Options {
+            if (draftMax < 0) throw new IllegalArgumentException("--draft-max must be at least 0, got " + draftMax);
+            if (draftMin < 0) throw new IllegalArgumentException("--draft-min must be at least 0, got " + draftMin);
+        }
+    }
+
+    private final CpuTransformer target;
+    private final KvCache cache;
+    private final int batchSize;
+    private final DraftSource draft;
+    private final Options options;
+    private final AdaptiveLength adaptive;
+    /** The whole sequence; the cache holds history[0, length - 1). */
+    private int[] history = new int[0];
+    private int length;
+
+    public long promptTokens, promptNanos, generatedTokens, generationNanos;
+    /** Proposed tokens that the target checked, those it accepted, and verification rounds. */
+    public long draftN, draftAccepted, rounds;
+
+    public SpeculativeDecoder(CpuTransformer target, KvCache cache, int batchSize, DraftSource draft, Options options) {
+        if (batchSize < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
+        this.target = target;
+        this.cache = cache;
+        this.batchSize = batchSize;
+        this.draft = draft;
+        this.options = options;
+        this.adaptive = options.adaptive() ? new AdaptiveLength(options.draftMax()) : null;
+    }
+
+    public DraftSource draft() {
+        return draft;
+    }
+
+    /** Accepted proposals over checked ones (0 when nothing was proposed). */
+    public double acceptanceRate() {
+        return draftN == 0 ? 0 : (double) draftAccepted / draftN;
+    }
+
+    /** Tokens generated per target verification pass. */
+    public double tokensPerRound() {
+        return rounds == 0 ? 0 : (double) generatedTokens / rounds;
+    }
+
+    /**
+     * Makes the sequence {@code tokens}, re-using the longest prefix already in the cache and
+     * evaluating the rest, but for the last token, in batches.
+     */
+    public void setSequence(int[] tokens) {
+        if (tokens.length == 0) throw new IllegalArgumentException("empty prompt");
+        if (tokens.length > cache.capacity()) {
+            throw new IllegalArgumentException("prompt of " + tokens.length + " tokens does not fit the context of "
+                    + cache.capacity() + " (raise -c)");
+        }
+        int keep = 0;
+        while (keep < length - 1 && keep < tokens.length - 1 && history[keep] == tokens[keep]) keep++;
+        cache.truncate(Math.min(keep, cache.length()));
+        long t0 = System.nanoTime();
+        for (int at = cache.length(); at < tokens.length - 1; at += batchSize) {
+            int[] batch = Arrays.copyOfRange(tokens, at, Math.min(tokens.length - 1, at + batchSize));
+            target.forward(batch, cache, false);
+            promptTokens += batch.length;
+        }
+        promptNanos += System.nanoTime() - t0;
+        history = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
+        length = tokens.length;
+    }
+
+    /**
+     * Generates up to {@code maxTokens} tokens (-1: until the context is full), handing each to
+     * {@code onToken} in order; stops after a token for which {@code isEnd} holds. Returns them.
+     */
+    public int[] generate(Sampler sampler, int maxTokens, IntPredicate isEnd, IntConsumer onToken) {
+        int[] out = new int[16];
+        int n = 0;
+        long t0 = System.nanoTime();
+        boolean greedy = sampler.params().greedyDecoding();
+        generation:
+        while ((maxTokens < 0 || n < maxTokens) && cache.length() < cache.capacity()) {
+            int budget = maxTokens < 0 ? Integer.MAX_VALUE : maxTokens - n;
+            // The batch [last, proposals...] must fit the cache; proposals past the budget are wasted.
+            int k = Math.min(options.draftMax(), Math.min(budget - 1, cache.capacity() - cache.length() - 1));
+            if (adaptive != null) k = Math.min(k, adaptive.next());
+            long d0 = System.nanoTime();
+            Draft d = k > 0 ? draft.propose(history, length, k) : Draft.EMPTY;
+            long draftNanos = System.nanoTime() - d0;
+            if (d.size() < Math.max(1, options.draftMin())) d = Draft.EMPTY;
+
+            int[] batch = new int[d.size() + 1];
+            batch[0] = history[length - 1];
+            System.arraycopy(d.tokens(), 0, batch, 1, d.size());
+            long v0 = System.nanoTime();
+            float[][] rows = target.forward(batch, cache, true);
+            long verifyNanos = System.nanoTime() - v0;
+            rounds++;
+            draftN += d.size();
+
+            int accepted = 0;
+            boolean stop = false;
+            for (int i = 0; i <= d.size() && !stop; i++) {
+                TokenDistribution p = sampler.distribution(rows[i]);
+                int token;
+                boolean isDraft = false;
+                if (i == d.size()) {
+                    token = greedy ? p.mostLikely() : p.draw(sampler.nextUniform());
+                } else {
+                    int x = d.tokens()[i];
+                    boolean accept = greedy ? x == p.mostLikely() : sampler.nextUniform() < Math.min(1.0, p.probability(x) / (double) d.q(i, x));
+                    if (accept) {
+                        token = x;
+                        isDraft = true;
+                    } else {
+                        token = greedy ? p.mostLikely() : residual(p, d, i, sampler.nextUniform());
+                    }
+                }
+                if (isDraft) {
+                    accepted++;
+                    draftAccepted++;
+                }
+                sampler.accept(token);
+                if (n == out.length) out = Arrays.copyOf(out, n * 2);
+                out[n++] = token;
+                append(token);
+                generatedTokens++;
+                onToken.accept(token);
+                // A rejected or bonus token ends the round; so do an end token and the budget.
+                stop = !isDraft || isEnd.test(token) || (maxTokens >= 0 && n >= maxTokens);
+                if (isEnd.test(token)) {
+                    cache.truncate(Math.min(cache.length(), length - 1));
+                    if (adaptive != null) adaptive.record(d.size(), accepted, draftNanos, verifyNanos);
+                    break generation;
+                }
+            }
+            cache.truncate(Math.min(cache.length(), length - 1));
+            if (adaptive != null) adaptive.record(d.size(), accepted, draftNanos, verifyNanos);
+        }
+        generationNanos += System.nanoTime() - t0;
+        return Arrays.copyOf(out, n);
+    }
+
+    /** Draws from normalise(max(0, p - q)) with u uniform in [0, 1). */
+    static int residual(TokenDistribution p, Draft d, int i, double u) {
+        int[] t = p.tokens();
+        double[] r = new double[t.length];
+        double sum = 0;
+        for (int j = 0; j < t.length; j++) {
+            r[j] = Math.max(0, p.probs()[j] - d.q(i, t[j]));
+            sum += r[j];
+        }
+        if (sum <= 0) return p.draw(u); // p == q: any rejection was rounding
+        double acc = 0, target = u * sum;
+        for (int j = 0; j < t.length; j++) {
+            acc += r[j];
+            if (target < acc && r[j] > 0) return t[j];
+        }
+        for (int j = t.length - 1; j >= 0; j--) if (r[j] > 0) return t[j];
+        return p.mostLikely();
+    }
+
+    private void append(int token) {
+        if (length == history.length) history = Arrays.copyOf(history, length * 2);
+        history[length++] = token;
+    }
+
+    /**
+     * Chooses each round's draft length k to maximise expected tokens per second,
+     * E(k) / (k × draft step + verify(k)), with E(k) = (1 - a^(k+1)) / (1 - a) for a running
+     * per-token acceptance rate a, and verify(k) = v1 + c × k fitted from the rounds so far.
+     * When no k > 0 beats plain decoding (1 / v1), it stops drafting but probes with a short
+     * draft every {@link #PROBE_EVERY} rounds so a change in the text can turn it back on.
+     */
+    static final class AdaptiveLength {
+        static final int PROBE_EVERY = 16;
+        static final int PROBE_LENGTH = 2;
+        private static final double WEIGHT = 0.15;
+        private final int max;
+        double acceptance = 0.6;
+        /** Nanoseconds: one draft token, a verification of the last token alone, each extra verified token. */
+        double draftStep = Double.NaN, verifyOne = Double.NaN, verifyExtra = Double.NaN;
+        private int roundsSinceDraft;
+
+        AdaptiveLength(int max) {
+            this.max = max;
+        }
+
+        int next() {
+            if (Double.isNaN(draftStep) || Double.isNaN(verifyOne) || Double.isNaN(verifyExtra)) {
+                // Nothing measured yet: alternate plain steps and full drafts to learn the costs.
+                return Double.isNaN(verifyOne) ? 0 : max;
+            }
+            int best = 0;
+            double bestRate = 1 / verifyOne;
+            for (int k = 1; k <= max; k++) {
+                double expected = acceptance >= 1 ? k + 1 : (1 - Math.pow(acceptance, k + 1)) / (1 - acceptance);
+                double rate = expected / (k * draftStep + verifyOne + k * verifyExtra);
+                if (rate > bestRate) {
+                    bestRate = rate;
+                    best = k;
+                }
+            }
+            if (best == 0 && ++roundsSinceDraft >= PROBE_EVERY) {
+                roundsSinceDraft = 0;
+                return Math.min(PROBE_LENGTH, max);
+            }
+            if (best > 0) roundsSinceDraft = 0;
+            return best;
+        }
+
+        void record(int proposed, int accepted, long draftNanos, long verifyNanos) {
+            if (proposed == 0) {
+                verifyOne = ema(verifyOne, verifyNanos);
+                return;
+            }
+            draftStep = ema(draftStep, (double) draftNanos / proposed);
+            if (!Double.isNaN(verifyOne)) verifyExtra = ema(verifyExtra, Math.max(0, (verifyNanos - verifyOne) / proposed));
+            // Accepted before the first rejection: a geometric count; its per-token rate is a / (a + 1) when cut short.
+            double observed = accepted == proposed ? 1.0 : (double) accepted / (accepted + 1);
+            acceptance = Math.min(0.99, (1 - WEIGHT) * acceptance + WEIGHT * observed);
+        }
+
+        private static double ema(double old, double value) {
+            return Double.isNaN(old) ? value : (1 - WEIGHT) * old + WEIGHT * value;
+        }
+    }
+}
