@@ -12,7 +12,15 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import dev.specula.engine.Generator;
+import dev.specula.sampling.Sampler;
+import dev.specula.sampling.SamplingParams;
+import dev.specula.speculative.SpeculativeDecoder;
+import dev.specula.tokenizer.Tokenizer;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -51,6 +59,21 @@ final class BenchCommand implements Callable<Integer> {
             description = "keep warming up until this much time has passed, so the JIT has compiled the kernels (default: 2000)")
     long warmupMillis = 2000;
 
+    @Mixin
+    DraftOptions draft = new DraftOptions();
+
+    @Option(names = "--spec-prompt", paramLabel = "NAME=TEXT",
+            description = "with -md or --lookup: a prompt to measure, repeatable (default: a built-in code, maths, story and repetitive prompt)")
+    Map<String, String> specPrompts = new LinkedHashMap<>();
+
+    /** The prompts a speculative bench measures by default: text of different kinds accepts drafts differently. */
+    static final Map<String, String> DEFAULT_SPEC_PROMPTS = Map.of(
+            "code", "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + fibonacci(n - 2)\n\n"
+                    + "def factorial(n):\n    if n < 2:\n        return 1\n    return n * factorial(n - 1)\n\ndef",
+            "maths", "Question: what is 12 times 7? Answer: 12 times 7 is 84. Question: what is 9 times 8? Answer: 9 times 8 is",
+            "story", "Once upon a time, there was a little girl named Lily. She",
+            "repetitive", "The cat sat on the mat. The dog sat on the log. The cat sat on the mat. The dog sat on the log. The cat");
+
     @Option(names = {"-o", "--output"}, paramLabel = "md|jsonl", description = "markdown table (default) or one JSON object per test, for scripts")
     String output = "md";
 
@@ -59,6 +82,7 @@ final class BenchCommand implements Callable<Integer> {
         if (repetitions < 1) throw new UserError("-r must be at least 1");
         if (!output.equals("md") && !output.equals("jsonl")) throw new UserError("-o must be md or jsonl, not '" + output + "'");
         PrintWriter out = spec.commandLine().getOut();
+        if (draft.enabled()) return speculative(out);
         try (GgufFile f = LoadProgress.open(model)) {
             ModelConfig c = ModelConfig.from(f);
             ModelWeights w = new ModelWeights(f, c);
@@ -120,6 +144,66 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) m.forward(new int[] {tokens[i]}, cache, false);
         }
         return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /**
+     * Greedy generation of -n tokens per prompt, by the target alone and with the draft, timed
+     * after the prompt is in the cache; the median over repetitions of each, the draft statistics
+     * and whether the two texts are the same (they must be).
+     */
+    private int speculative(PrintWriter out) {
+        SpeculativeDecoder.Options options = draft.options();
+        int n = gen.length == 1 ? gen[0] : 128, t = threads[0];
+        boolean fa = flash[0] != 0;
+        Map<String, String> prompts = new LinkedHashMap<>();
+        if (specPrompts.isEmpty()) {
+            for (String k : new String[] {"code", "maths", "story", "repetitive"}) prompts.put(k, DEFAULT_SPEC_PROMPTS.get(k));
+        } else {
+            prompts.putAll(specPrompts);
+        }
+        TextTable table = new TextTable("prompt", "threads:", "test:", "target t/s:", "speculative t/s:", "speed-up:",
+                "draft_n:", "draft_n_accepted:", "acceptance:", "tokens/round:", "same text");
+        try (GgufFile f = LoadProgress.open(model)) {
+            ModelConfig c = ModelConfig.from(f);
+            Tokenizer tok = Tokenizer.fromGguf(f);
+            SamplingParams greedy = SamplingParams.greedy();
+            try (CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), t, fa);
+                 DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, spec.commandLine().getErr())) {
+                for (Map.Entry<String, String> e : prompts.entrySet()) {
+                    int[] prompt = tok.encode(e.getValue(), true, false);
+                    int ctx = prompt.length + n + options.draftMax() + 2;
+                    double[] plain = new double[repetitions], fast = new double[repetitions];
+                    int[] plainText = null, fastText = null;
+                    SpeculativeDecoder last = null;
+                    long warmupEnd = System.nanoTime() + warmupMillis * 1_000_000;
+                    for (int r = -Math.max(warmup, 1); r < repetitions; r++) {
+                        Generator g = new Generator(m, new KvCache(c, ctx, KvCache.Precision.F16), 512);
+                        g.setSequence(prompt);
+                        plainText = g.generate(new Sampler(greedy), n, x -> false, x -> {});
+                        SpeculativeDecoder s = new SpeculativeDecoder(m, new KvCache(c, ctx, KvCache.Precision.F16), 512, h.source(), options);
+                        s.setSequence(prompt);
+                        fastText = s.generate(new Sampler(greedy), n, x -> false, x -> {});
+                        if (r < 0) {
+                            if (r == -1 && System.nanoTime() < warmupEnd) r--; // keep warming up the JIT
+                            continue;
+                        }
+                        plain[r] = n / (g.generationNanos / 1e9);
+                        fast[r] = n / (s.generationNanos / 1e9);
+                        last = s;
+                    }
+                    double speedup = median(fast) / median(plain);
+                    table.row(e.getKey(), t, "tg" + n, format(plain), format(fast), String.format(Locale.ROOT, "%.2fx", speedup),
+                            last.draftN, last.draftAccepted, String.format(Locale.ROOT, "%.1f %%", 100 * last.acceptanceRate()),
+                            String.format(Locale.ROOT, "%.2f", last.tokensPerRound()), Arrays.equals(plainText, fastText) ? "yes" : "NO");
+                }
+            }
+        }
+        out.println("draft: " + (draft.draftModel != null ? draft.draftModel.getFileName() : "lookup, n-gram " + draft.lookup)
+                + ", --draft-max " + options.draftMax() + ", --draft-min " + options.draftMin()
+                + (draft.draftModel != null ? ", --draft-p-min " + draft.draftPMin : "") + (options.adaptive() ? ", --draft-adaptive" : "")
+                + "; temperature 0");
+        table.print(out);
+        return 0;
     }
 
     static double median(double[] v) {

@@ -47,11 +47,7 @@ final class Attention {
                     scores[sOff + t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
                     max = Math.max(max, scores[sOff + t]);
                 }
-                float sum = 0;
-                for (int t = 0; t < visible; t++) {
-                    scores[sOff + t] = (float) Math.exp(scores[sOff + t] - max);
-                    sum += scores[sOff + t];
-                }
+                float sum = VectorMath.expSubtract(scores, sOff, visible, max);
                 java.util.Arrays.fill(out[b], qOff, qOff + hd, 0f);
                 for (int t = 0; t < visible; t++) VectorMath.axpy(scores[sOff + t] / sum, values, vOff + t * hd, out[b], qOff, hd);
             }
@@ -89,12 +85,8 @@ final class Attention {
                     float newMax = Math.max(m[row], tileMax);
                     float correction = (float) Math.exp(m[row] - newMax);
                     if (correction != 1f) VectorMath.scale(correction, out[b], qOff, hd);
-                    float sum = l[row] * correction;
-                    for (int t = 0; t < visible; t++) {
-                        float p = (float) Math.exp(s[t] - newMax);
-                        sum += p;
-                        VectorMath.axpy(p, values, t * hd, out[b], qOff, hd);
-                    }
+                    float sum = l[row] * correction + VectorMath.expSubtract(s, 0, visible, newMax);
+                    for (int t = 0; t < visible; t++) VectorMath.axpy(s[t], values, t * hd, out[b], qOff, hd);
                     m[row] = newMax;
                     l[row] = sum;
                 }

@@ -80,7 +80,8 @@ public final class CpuMatrix {
             gemmTiles(x, out, outOff, 0, tiles, w);
             return;
         }
-        team.parallelFor(tiles, 1, (worker, from, to) -> gemmTiles(x, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
+        int chunk = Math.max(1, tiles / (team.size() * CHUNKS_PER_THREAD));
+        team.parallelFor(tiles, chunk, (worker, from, to) -> gemmTiles(x, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
     }
 
     private void gemvRows(float[] x, PackedRows.Input in, float[] out, int outOff, int from, int to) {
