@@ -27,7 +27,7 @@ public final class CpuTransformer {
         this.w = weights;
         this.flash = flashAttention;
         this.pool = new ForkJoinPool(Math.max(1, threads));
-        this.rope = new Rope(config);
+        this.rope = new Rope(config, weights.ropeFreqs);
         embedding = new CpuMatrix(weights.tokenEmbedding);
         output = new CpuMatrix(weights.output);
         int n = config.blockCount();
