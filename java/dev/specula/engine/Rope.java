@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * scaling has an ext_factor), and cos/sin are multiplied by the scaling's magnitude (see
  * {@link RopeScaling}). Since the angle is linear in p, each pair has one effective frequency.
  *
- * <p>cos/sin rows are computed once per position and kept (every layer rotates the same
+ * <p>The per-pair frequencies are exact (double); the angle p * freq is rounded to float as ggml's
+ * is, then cos/sin are taken in double. cos/sin rows are computed once per position and kept (every layer rotates the same
  * positions), in a table safe to read and fill from several threads.
  */
 final class Rope {
@@ -87,7 +88,8 @@ final class Rope {
     private float[] compute(int pos) {
         float[] r = new float[ropeDims];
         for (int i = 0; i < freq.length; i++) {
-            double theta = pos * freq[i];
+            // A float angle, as ggml's (its rounding at large positions is part of llama.cpp's results).
+            float theta = (float) pos * (float) freq[i];
             r[2 * i] = (float) (Math.cos(theta) * magnitude);
             r[2 * i + 1] = (float) (Math.sin(theta) * magnitude);
         }

@@ -42,6 +42,11 @@ class RopeTest {
         return new double[] {Math.cos(theta) * mscale, Math.sin(theta) * mscale};
     }
 
+    /** An upper bound of the angle of pair i (the unscaled one), for float-rounding tolerances. */
+    private static double angle(int p, int i, int d, double base, float[] ff) {
+        return p * Math.pow(base, -2.0 * i / d) / (ff == null ? 1 : ff[i]);
+    }
+
     private static RopeScaling scaling(String type, float factor, int origCtx) {
         return switch (type) {
             case "none" -> RopeScaling.none(origCtx);
@@ -74,8 +79,8 @@ class RopeTest {
                                 double[] cs = reference(pos, i, ropeDims, base, type, 8, 4096, 32, 1, factors == null ? null : ffD);
                                 int a = o + (neox ? i : 2 * i), b = o + (neox ? i + ropeDims / 2 : 2 * i + 1);
                                 double x0 = before[a], x1 = before[b];
-                                // Rope's angles are double (ggml's are float); the tolerance covers float cos/sin.
-                                double tol = 2e-5 * (Math.abs(x0) + Math.abs(x1) + 1);
+                                // Rope's angles are floats, as ggml's: allow their rounding (6e-8 relative) on top of float cos/sin.
+                                double tol = (2e-5 + 1.2e-7 * angle(pos, i, ropeDims, base, factors)) * (Math.abs(x0) + Math.abs(x1) + 1);
                                 String at = type + (neox ? " neox" : " norm") + (factors == null ? "" : " ff") + " pos " + pos + " pair " + i;
                                 assertEquals(x0 * cs[0] - x1 * cs[1], x[a], tol, at);
                                 assertEquals(x0 * cs[1] + x1 * cs[0], x[b], tol, at);
@@ -104,8 +109,9 @@ class RopeTest {
             float[] row = rope.row(pos);
             for (int i = 0; i < d / 2; i++) {
                 double[] cs = reference(pos, i, d, base, "yarn", 4, 32768, 32, 1, null);
-                assertEquals(cs[0], row[2 * i], 2e-6, "cos pos " + pos + " pair " + i);
-                assertEquals(cs[1], row[2 * i + 1], 2e-6, "sin pos " + pos + " pair " + i);
+                double tol = 2e-6 + 1.2e-7 * mscale * angle(pos, i, d, base, null);
+                assertEquals(cs[0], row[2 * i], tol, "cos pos " + pos + " pair " + i);
+                assertEquals(cs[1], row[2 * i + 1], tol, "sin pos " + pos + " pair " + i);
                 assertEquals(mscale, Math.hypot(row[2 * i], row[2 * i + 1]), 1e-6);
             }
         }
