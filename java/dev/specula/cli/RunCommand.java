@@ -16,11 +16,13 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -81,6 +83,21 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--chat-template-chatml", description = "use ChatML when the file has no chat template")
     boolean chatmlFallback;
 
+    /**
+     * Where chat mode reads the user's lines. Null (the default): standard input, and the chat is
+     * interactive only when it is a terminal. Set (tests): read from it, always interactive.
+     */
+    Reader input;
+
+    /**
+     * One chat turn: the tokens in the context once the user's message is added, how many of them
+     * had to be evaluated (the rest were already in the KV cache), and the tokens generated.
+     */
+    record Turn(int[] context, long evaluatedTokens, int[] generated) {}
+
+    /** The turns of the last chat, in order. */
+    final List<Turn> turns = new ArrayList<>();
+
     @Override
     public Integer call() throws IOException {
         String text = promptText();
@@ -109,7 +126,7 @@ final class RunCommand implements Callable<Integer> {
             CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), threads, fa);
             Generator gen = new Generator(m, new KvCache(c, ctx, precision), batch);
             Sampler sampler = new Sampler(params);
-            if (chat) chat(f, tok, gen, sampler, text, out);
+            if (chat) chat(f, tok, gen, sampler, text, out, err);
             else complete(tok, gen, sampler, text, out);
             printTimings(gen, err);
         }
@@ -141,12 +158,25 @@ final class RunCommand implements Callable<Integer> {
         out.println(d.flush());
     }
 
-    private void chat(GgufFile f, Tokenizer tok, Generator gen, Sampler sampler, String first, PrintWriter out) throws IOException {
+    /**
+     * Chat as llama.cpp's conversation mode does: the first message is -p/-f (if given), then, when
+     * interactive, "> " and a line at a time until EOF or /exit. Each turn renders the whole
+     * conversation but tokenises and evaluates only what was added since the previous turn (the
+     * closing of the last answer and the new user message): the KV cache keeps every earlier turn,
+     * exactly the tokens that were evaluated or generated. When a template rewrites earlier turns
+     * (the rendering no longer starts with what the cache holds), the whole rendering is tokenised
+     * and the cache keeps the longest common prefix.
+     */
+    private void chat(GgufFile f, Tokenizer tok, Generator gen, Sampler sampler, String first, PrintWriter out,
+                      PrintWriter err) throws IOException {
         ChatTemplate template = chatmlFallback ? ChatTemplate.fromGgufOrChatml(f.metadata()) : ChatTemplate.fromGguf(f.metadata());
         List<ChatMessage> messages = new ArrayList<>();
         if (systemPrompt != null) messages.add(ChatMessage.system(systemPrompt));
-        boolean interactive = System.console() != null && System.console().isTerminal();
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        boolean interactive = input != null || System.console() != null && System.console().isTerminal();
+        BufferedReader in = new BufferedReader(input != null ? input : new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        turns.clear();
+        int capacity = gen.cache().capacity();
+        String cachedText = null; // the rendered conversation whose tokens the cache holds
         String user = first;
         while (true) {
             if (user == null) {
@@ -154,24 +184,59 @@ final class RunCommand implements Callable<Integer> {
                 out.print("\n> ");
                 out.flush();
                 user = in.readLine();
-                if (user == null || user.isBlank() && messages.isEmpty()) return;
+                if (user == null) { // EOF
+                    out.println();
+                    return;
+                }
+                if (user.strip().equals("/exit")) return;
+                if (user.isBlank()) {
+                    user = null;
+                    continue;
+                }
             }
             messages.add(ChatMessage.user(user));
             String rendered = template.render(messages, true);
-            // The template writes BOS itself where the model wants one; don't add a second.
-            int[] ids = tok.encode(rendered, false, true);
-            gen.setSequence(checkFits(ids, gen));
+            int[] ids;
+            if (cachedText != null && rendered.startsWith(cachedText)) {
+                int[] held = gen.sequence();
+                // The template writes BOS and special tokens itself: parse them, add none.
+                int[] added = tok.encode(rendered.substring(cachedText.length()), false, true);
+                ids = Arrays.copyOf(held, held.length + added.length);
+                System.arraycopy(added, 0, ids, held.length, added.length);
+            } else {
+                ids = tok.encode(rendered, false, true);
+            }
+            if (ids.length >= capacity) {
+                if (!interactive) checkFits(ids, gen);
+                err.println("specula: context full: the conversation needs " + ids.length + " tokens but the context holds "
+                        + capacity + "; ending the chat (raise -c for longer ones)");
+                err.flush();
+                return;
+            }
+            long evaluatedBefore = gen.promptTokens;
+            gen.setSequence(ids);
             StreamingDecoder d = tok.streamingDecoder(false);
             StringBuilder reply = new StringBuilder();
-            gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
+            int[] generated = gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
+                if (tok.vocabulary().isEndOfGeneration(id)) return; // not part of the answer, nor in the cache
                 String piece = d.accept(id);
                 reply.append(piece);
                 out.print(piece);
                 out.flush();
             });
-            reply.append(d.flush());
-            out.println();
+            String tail = d.flush();
+            reply.append(tail);
+            out.println(tail);
+            out.flush();
             messages.add(ChatMessage.assistant(reply.toString()));
+            turns.add(new Turn(ids, gen.promptTokens - evaluatedBefore, generated));
+            cachedText = rendered + reply;
+            if (gen.cache().length() >= capacity) {
+                err.println("specula: context full (" + capacity + " tokens): the answer was cut short; ending the chat"
+                        + " (raise -c for longer ones)");
+                err.flush();
+                return;
+            }
             if (!interactive) return;
             user = null;
         }

@@ -31,7 +31,7 @@ public final class CpuTransformer implements AutoCloseable {
         this.w = weights;
         this.flash = flashAttention;
         this.team = new ThreadTeam(Math.max(1, threads));
-        this.rope = new Rope(config);
+        this.rope = new Rope(config, weights.ropeFreqs);
         embedding = new CpuMatrix(weights.tokenEmbedding);
         output = new CpuMatrix(weights.output);
         int n = config.blockCount();

@@ -30,6 +30,11 @@ public final class Generator {
         return cache;
     }
 
+    /** The tokens the cache holds, in order: the last sequence set plus the generated tokens fed back. */
+    public int[] sequence() {
+        return Arrays.copyOf(history, historyLength);
+    }
+
     /**
      * Makes the sequence equal to {@code tokens}: keeps the longest prefix already in the cache and
      * evaluates the rest in batches. At least the last token is always evaluated, for its logits.

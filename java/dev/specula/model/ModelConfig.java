@@ -11,13 +11,13 @@ import java.util.Set;
  * ({@code ARCH.embedding_length} and friends) and cross-checked against the tensor shapes.
  *
  * @param ropeNeox   rotate dimension pairs (i, i + d/2) (NEOX: qwen2, qwen3) instead of (2i, 2i+1)
- * @param ropeScale  linear RoPE scaling factor (positions are divided by it); 1 when none
+ * @param ropeScaling how RoPE angles are scaled (none, linear or YaRN), resolved as llama.cpp does
  * @param qkvBias    attention projections have biases (qwen2)
  * @param qkNorm     per-head RMSNorm on Q and K before RoPE (qwen3)
  */
 public record ModelConfig(String architecture, int embeddingLength, int feedForwardLength, int blockCount,
                           int headCount, int headCountKv, int headDim, int vocabSize, int contextLength,
-                          float rmsEps, float ropeFreqBase, float ropeScale, int ropeDims, boolean ropeNeox,
+                          float rmsEps, float ropeFreqBase, RopeScaling ropeScaling, int ropeDims, boolean ropeNeox,
                           boolean qkvBias, boolean qkNorm, boolean tiedOutput) {
 
     /** Architectures the CPU forward pass implements. */
@@ -44,19 +44,56 @@ public record ModelConfig(String architecture, int embeddingLength, int feedForw
             throw new GgufFormatException(file.path(), embd.fileOffset(), "tensor 'token_embd.weight' has width "
                     + embd.dim(0) + " but " + arch + ".embedding_length is " + dim);
         }
-        String scalingType = m.optString(arch + ".rope.scaling.type").orElse("none");
-        float scale = 1f;
-        if (scalingType.equals("linear")) scale = m.getFloat(arch + ".rope.scaling.factor", 1f);
-        else if (!scalingType.equals("none")) {
-            throw new GgufFormatException(file.path(), -1, arch + ".rope.scaling.type '" + scalingType + "' is not supported");
-        }
+        int context = m.getInt(arch + ".context_length");
+        RopeScaling scaling = ropeScaling(file, arch, context);
         return new ModelConfig(arch, dim, m.getInt(arch + ".feed_forward_length"), m.getInt(arch + ".block_count"),
-                heads, kvHeads, headDim, vocab, m.getInt(arch + ".context_length"),
+                heads, kvHeads, headDim, vocab, context,
                 m.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
-                m.getFloat(arch + ".rope.freq_base", 10000f), scale,
+                m.getFloat(arch + ".rope.freq_base", 10000f), scaling,
                 m.getInt(arch + ".rope.dimension_count", headDim),
                 !arch.equals("llama"), arch.equals("qwen2"), arch.equals("qwen3"),
                 file.tensor("output.weight") == null);
+    }
+
+    /**
+     * Reads {@code ARCH.rope.scaling.*} with llama.cpp's defaults and rules: a missing type means
+     * linear (a no-op without a factor), the factor falls back to the old {@code rope.scale_linear}
+     * key and 0 means 1, type none ignores the factor, YaRN's original context defaults to the
+     * model's, ext_factor defaults to 1 for yarn and 0 otherwise, and a non-zero ext_factor replaces
+     * the attention factor by YaRN's mscale correction. (llama.cpp reads the yarn_* keys only for
+     * some architectures; Specula honours them wherever they are present.)
+     */
+    private static RopeScaling ropeScaling(GgufFile file, String arch, int context) {
+        GgufMetadata m = file.metadata();
+        String p = arch + ".rope.scaling.";
+        String typeKey = p + "type";
+        String typeName = m.optString(typeKey).orElse(null);
+        String factorKey = m.contains(p + "factor") || !m.contains(arch + ".rope.scale_linear") ? p + "factor" : arch + ".rope.scale_linear";
+        float factor = m.getFloat(factorKey, 0f);
+        if (!(factor >= 0f) || Float.isInfinite(factor)) {
+            throw new GgufFormatException(file.path(), -1, factorKey + " " + factor + " is not a positive number");
+        }
+        if (factor == 0f) factor = 1f;
+        RopeScaling.Type type;
+        if (typeName == null) type = factor == 1f ? RopeScaling.Type.NONE : RopeScaling.Type.LINEAR;
+        else {
+            type = switch (typeName) {
+                case "none" -> RopeScaling.Type.NONE;
+                case "linear" -> RopeScaling.Type.LINEAR;
+                case "yarn" -> RopeScaling.Type.YARN;
+                default -> throw new GgufFormatException(file.path(), -1, typeKey + " '" + typeName
+                        + "' is not supported (Specula supports none, linear, yarn)");
+            };
+        }
+        if (type == RopeScaling.Type.NONE) factor = 1f;
+        int original = m.getInt(p + "original_context_length", 0);
+        if (original <= 0) original = context;
+        float ext = m.getFloat(p + "yarn_ext_factor", -1f);
+        if (ext < 0f) ext = type == RopeScaling.Type.YARN ? 1f : 0f;
+        float ropeAttn = m.getFloat(p + "attn_factor", 1f);
+        float attn = ext != 0f ? RopeScaling.yarnAttnFactor(factor, ext, ropeAttn) : m.getFloat(p + "yarn_attn_factor", 1f) * ropeAttn;
+        return new RopeScaling(type, factor, original, ext, attn,
+                m.getFloat(p + "yarn_beta_fast", 32f), m.getFloat(p + "yarn_beta_slow", 1f));
     }
 
     /** Query heads that share one key/value head (grouped-query attention). */

@@ -20,6 +20,11 @@ public final class ModelWeights {
     /** The output projection; the token embedding itself when the model ties them. */
     public final GgufTensor output;
     public final Layer[] layers;
+    /**
+     * Llama 3.1-style RoPE frequency factors ({@code rope_freqs.weight}, ropeDims/2 values): base
+     * frequency i is divided by factor i (ggml's freq_factors); null when the file has none.
+     */
+    public final float[] ropeFreqs;
 
     private final GgufFile file;
 
@@ -29,6 +34,7 @@ public final class ModelWeights {
         tokenEmbedding = matrix("token_embd.weight", dim, c.vocabSize());
         outputNorm = vector("output_norm.weight", dim);
         output = c.tiedOutput() ? tokenEmbedding : matrix("output.weight", dim, c.vocabSize());
+        ropeFreqs = file.tensor("rope_freqs.weight") == null ? null : ropeFreqs(c);
         layers = new Layer[c.blockCount()];
         for (int i = 0; i < layers.length; i++) {
             String p = "blk." + i + ".";
@@ -44,6 +50,23 @@ public final class ModelWeights {
                     matrix(p + "ffn_gate.weight", dim, ff), matrix(p + "ffn_up.weight", dim, ff),
                     matrix(p + "ffn_down.weight", ff, dim));
         }
+    }
+
+    private float[] ropeFreqs(ModelConfig c) {
+        String name = "rope_freqs.weight";
+        GgufTensor t = require(name);
+        if (t.rank() != 1 || t.dim(0) != c.ropeDims() / 2) {
+            throw new GgufFormatException(file.path(), t.fileOffset(), "tensor '" + name + "' has shape "
+                    + t.shapeString() + ", expected [" + c.ropeDims() / 2 + "] (rope dimensions / 2)");
+        }
+        float[] f = vector(name, c.ropeDims() / 2);
+        for (int i = 0; i < f.length; i++) {
+            if (!(f[i] > 0f) || Float.isInfinite(f[i])) {
+                throw new GgufFormatException(file.path(), t.fileOffset(), "tensor '" + name + "' value " + i + " is "
+                        + f[i] + ", expected a positive frequency factor");
+            }
+        }
+        return f;
     }
 
     private GgufTensor require(String name) {
