@@ -1,6 +1,7 @@
 package dev.specula.cli;
 
 import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.Decoding;
 import dev.specula.engine.Generator;
 import dev.specula.engine.KvCache;
 import dev.specula.gguf.GgufFile;
@@ -8,6 +9,7 @@ import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
 import dev.specula.sampling.Sampler;
 import dev.specula.sampling.SamplingParams;
+import dev.specula.speculative.SpeculativeDecoder;
 import dev.specula.tokenizer.StreamingDecoder;
 import dev.specula.tokenizer.Tokenizer;
 import dev.specula.tokenizer.chat.ChatMessage;
@@ -27,6 +29,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -82,6 +85,8 @@ final class RunCommand implements Callable<Integer> {
     String systemPrompt;
     @Option(names = "--chat-template-chatml", description = "use ChatML when the file has no chat template")
     boolean chatmlFallback;
+    @Mixin
+    DraftOptions draft = new DraftOptions();
 
     /**
      * Where chat mode reads the user's lines. Null (the default): standard input, and the chat is
@@ -123,12 +128,16 @@ final class RunCommand implements Callable<Integer> {
             Tokenizer tok = Tokenizer.fromGguf(f);
             int ctx = context == 0 ? c.contextLength() : context;
             if (ctx < 1) throw new UserError("-c must be positive (or 0 for the model's " + c.contextLength() + ")");
-            CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), threads, fa);
-            Generator gen = new Generator(m, new KvCache(c, ctx, precision), batch);
-            Sampler sampler = new Sampler(params);
-            if (chat) chat(f, tok, gen, sampler, text, out, err);
-            else complete(tok, gen, sampler, text, out);
-            printTimings(gen, err);
+            try (CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), threads, fa);
+                 DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, err) : null) {
+                Decoding gen = h == null ? new Generator(m, new KvCache(c, ctx, precision), batch)
+                        : new SpeculativeDecoder(m, new KvCache(c, ctx, precision), batch, h.source(), draft.options());
+                Sampler sampler = new Sampler(params);
+                if (chat) chat(f, tok, gen, sampler, text, out, err);
+                else complete(tok, gen, sampler, text, out);
+                printTimings(gen, err);
+                if (gen instanceof SpeculativeDecoder s) printDraftStats(s, err);
+            }
         }
         return 0;
     }
@@ -143,7 +152,7 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void complete(Tokenizer tok, Generator gen, Sampler sampler, String text, PrintWriter out) {
+    private void complete(Tokenizer tok, Decoding gen, Sampler sampler, String text, PrintWriter out) {
         if (text == null) throw new UserError("run needs a prompt: -p TEXT or -f FILE (or -cnv for chat)");
         int[] ids = tok.encode(text, true, false);
         out.print(text);
@@ -167,7 +176,7 @@ final class RunCommand implements Callable<Integer> {
      * (the rendering no longer starts with what the cache holds), the whole rendering is tokenised
      * and the cache keeps the longest common prefix.
      */
-    private void chat(GgufFile f, Tokenizer tok, Generator gen, Sampler sampler, String first, PrintWriter out,
+    private void chat(GgufFile f, Tokenizer tok, Decoding gen, Sampler sampler, String first, PrintWriter out,
                       PrintWriter err) throws IOException {
         ChatTemplate template = chatmlFallback ? ChatTemplate.fromGgufOrChatml(f.metadata()) : ChatTemplate.fromGguf(f.metadata());
         List<ChatMessage> messages = new ArrayList<>();
@@ -213,7 +222,7 @@ final class RunCommand implements Callable<Integer> {
                 err.flush();
                 return;
             }
-            long evaluatedBefore = gen.promptTokens;
+            long evaluatedBefore = gen.promptTokens();
             gen.setSequence(ids);
             StreamingDecoder d = tok.streamingDecoder(false);
             StringBuilder reply = new StringBuilder();
@@ -229,7 +238,7 @@ final class RunCommand implements Callable<Integer> {
             out.println(tail);
             out.flush();
             messages.add(ChatMessage.assistant(reply.toString()));
-            turns.add(new Turn(ids, gen.promptTokens - evaluatedBefore, generated));
+            turns.add(new Turn(ids, gen.promptTokens() - evaluatedBefore, generated));
             cachedText = rendered + reply;
             if (gen.cache().length() >= capacity) {
                 err.println("specula: context full (" + capacity + " tokens): the answer was cut short; ending the chat"
@@ -242,19 +251,37 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private static int[] checkFits(int[] ids, Generator gen) {
+    private static int[] checkFits(int[] ids, Decoding gen) {
         if (ids.length >= gen.cache().capacity()) {
             throw new UserError("the prompt has " + ids.length + " tokens but the context holds " + gen.cache().capacity() + " (raise -c)");
         }
         return ids;
     }
 
-    static void printTimings(Generator g, PrintWriter err) {
+    static void printTimings(Decoding g, PrintWriter err) {
         err.println();
         err.printf(Locale.ROOT, "specula: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)%n",
-                g.promptNanos / 1e6, g.promptTokens, perToken(g.promptNanos, g.promptTokens), perSecond(g.promptNanos, g.promptTokens));
+                g.promptNanos() / 1e6, g.promptTokens(), perToken(g.promptNanos(), g.promptTokens()), perSecond(g.promptNanos(), g.promptTokens()));
         err.printf(Locale.ROOT, "specula:        eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)%n",
-                g.generationNanos / 1e6, g.generatedTokens, perToken(g.generationNanos, g.generatedTokens), perSecond(g.generationNanos, g.generatedTokens));
+                g.generationNanos() / 1e6, g.generatedTokens(), perToken(g.generationNanos(), g.generatedTokens()),
+                perSecond(g.generationNanos(), g.generatedTokens()));
+        err.flush();
+    }
+
+    /**
+     * llama.cpp's draft statistics, plus the speed-up over the target alone, estimated from the
+     * target's own single-token step time measured at the end of this run.
+     */
+    static void printDraftStats(SpeculativeDecoder s, PrintWriter err) {
+        double rate = perSecond(s.generationNanos(), s.generatedTokens());
+        long step = s.measureTargetStep(5);
+        double alone = step == 0 ? 0 : 1e9 / step;
+        err.printf(Locale.ROOT, "specula: draft: %s, draft_n = %d, draft_n_accepted = %d, acceptance = %.1f %%, %.2f tokens per round (%d rounds)%n",
+                s.draft().describe(), s.draftN, s.draftAccepted, 100 * s.acceptanceRate(), s.tokensPerRound(), s.rounds);
+        if (alone > 0) {
+            err.printf(Locale.ROOT, "specula: speculative %.2f tokens per second; target alone about %.2f (one decode step, measured now): speed-up %.2fx%n",
+                    rate, alone, rate / alone);
+        }
         err.flush();
     }
 

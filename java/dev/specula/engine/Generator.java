@@ -8,7 +8,7 @@ import java.util.function.IntPredicate;
  * Drives one sequence: feeds tokens into the model (prompts in batches, reusing whatever prefix
  * the KV cache already holds) and samples continuations, timing both phases as llama.cpp does.
  */
-public final class Generator {
+public final class Generator implements Decoding {
     private final CpuTransformer model;
     private final KvCache cache;
     private final int batchSize;
@@ -26,11 +26,33 @@ public final class Generator {
         this.batchSize = batchSize;
     }
 
+    @Override
     public KvCache cache() {
         return cache;
     }
 
+    @Override
+    public long promptTokens() {
+        return promptTokens;
+    }
+
+    @Override
+    public long promptNanos() {
+        return promptNanos;
+    }
+
+    @Override
+    public long generatedTokens() {
+        return generatedTokens;
+    }
+
+    @Override
+    public long generationNanos() {
+        return generationNanos;
+    }
+
     /** The tokens the cache holds, in order: the last sequence set plus the generated tokens fed back. */
+    @Override
     public int[] sequence() {
         return Arrays.copyOf(history, historyLength);
     }
@@ -39,6 +61,7 @@ public final class Generator {
      * Makes the sequence equal to {@code tokens}: keeps the longest prefix already in the cache and
      * evaluates the rest in batches. At least the last token is always evaluated, for its logits.
      */
+    @Override
     public void setSequence(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("empty prompt");
         if (tokens.length > cache.capacity()) {
@@ -64,6 +87,7 @@ public final class Generator {
      * {@code onToken}; stops after a token for which {@code isEnd} holds (it is not fed back).
      * Returns the generated ids.
      */
+    @Override
     public int[] generate(Sampler sampler, int maxTokens, IntPredicate isEnd, java.util.function.IntConsumer onToken) {
         int[] out = new int[16];
         int n = 0;

@@ -1,6 +1,7 @@
 package dev.specula.speculative;
 
 import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.Decoding;
 import dev.specula.engine.KvCache;
 import dev.specula.sampling.Sampler;
 import dev.specula.sampling.TokenDistribution;
@@ -28,7 +29,7 @@ import java.util.function.IntPredicate;
  * of each round is chosen from the running acceptance rate and the measured costs of a draft step
  * and of a verification pass, and drafting pauses while it does not pay.
  */
-public final class SpeculativeDecoder {
+public final class SpeculativeDecoder implements Decoding {
     public record Options(int draftMax, int draftMin, boolean adaptive) {
         public Options {
             if (draftMax < 0) throw new IllegalArgumentException("--draft-max must be at least 0, got " + draftMax);
@@ -64,6 +65,55 @@ public final class SpeculativeDecoder {
         return draft;
     }
 
+    @Override
+    public KvCache cache() {
+        return cache;
+    }
+
+    @Override
+    public int[] sequence() {
+        return Arrays.copyOf(history, length);
+    }
+
+    @Override
+    public long promptTokens() {
+        return promptTokens;
+    }
+
+    @Override
+    public long promptNanos() {
+        return promptNanos;
+    }
+
+    @Override
+    public long generatedTokens() {
+        return generatedTokens;
+    }
+
+    @Override
+    public long generationNanos() {
+        return generationNanos;
+    }
+
+    /**
+     * Median time of one plain decode step of the target (a batch of the last token alone) over
+     * {@code reps} trials, the cache put back after each: the reference for the speed-up that
+     * {@code run} reports.
+     */
+    public long measureTargetStep(int reps) {
+        if (length == 0 || cache.length() >= cache.capacity()) return 0;
+        long[] t = new long[reps];
+        int held = cache.length();
+        for (int r = 0; r < reps; r++) {
+            long t0 = System.nanoTime();
+            target.forward(new int[] {history[length - 1]}, cache, false);
+            t[r] = System.nanoTime() - t0;
+            cache.truncate(held);
+        }
+        Arrays.sort(t);
+        return t[reps / 2];
+    }
+
     /** Accepted proposals over checked ones (0 when nothing was proposed). */
     public double acceptanceRate() {
         return draftN == 0 ? 0 : (double) draftAccepted / draftN;
@@ -78,6 +128,7 @@ public final class SpeculativeDecoder {
      * Makes the sequence {@code tokens}, re-using the longest prefix already in the cache and
      * evaluating the rest, but for the last token, in batches.
      */
+    @Override
     public void setSequence(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("empty prompt");
         if (tokens.length > cache.capacity()) {
@@ -102,6 +153,7 @@ public final class SpeculativeDecoder {
      * Generates up to {@code maxTokens} tokens (-1: until the context is full), handing each to
      * {@code onToken} in order; stops after a token for which {@code isEnd} holds. Returns them.
      */
+    @Override
     public int[] generate(Sampler sampler, int maxTokens, IntPredicate isEnd, IntConsumer onToken) {
         int[] out = new int[16];
         int n = 0;
@@ -152,7 +204,7 @@ public final class SpeculativeDecoder {
                 sampler.accept(token);
                 if (n == out.length) out = Arrays.copyOf(out, n * 2);
                 out[n++] = token;
-                append(token);
+                if (!isEnd.test(token)) append(token); // as the plain generator: an end token is not part of the sequence
                 generatedTokens++;
                 onToken.accept(token);
                 // A rejected or bonus token ends the round; so do an end token and the budget.
