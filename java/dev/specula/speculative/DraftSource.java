@@ -11,6 +11,21 @@ public interface DraftSource {
      */
     Draft propose(int[] history, int length, int max);
 
+    /**
+     * Takes in a new prompt before generation starts (a draft model evaluates it, as the target
+     * does), so that its cost counts as prompt processing rather than as generation.
+     */
+    default void prepare(int[] history, int length) {}
+
+    /**
+     * Average nanoseconds one more proposed token costs (a draft model's single-token step; 0 for
+     * lookup; NaN while unmeasured), not counting catching up on new context: the adaptive
+     * length's cost model.
+     */
+    default double stepNanos() {
+        return 0;
+    }
+
     /** Frees what the source holds (threads of a draft model). */
     default void close() {}
 

@@ -27,8 +27,8 @@ public final class ModelDraft implements DraftSource {
     private int[] seen = new int[0];
     private int seenLength;
     private float[] lastLogits;
-    /** Draft forward passes made, and their total time, for the adaptive draft length. */
-    long steps, stepNanos;
+    /** Single-token draft steps made and their total time (catch-up batches not counted). */
+    private long steps, stepTime;
 
     public ModelDraft(CpuTransformer model, KvCache cache, SamplingParams targetParams, float pMin) {
         this.model = model;
@@ -64,12 +64,17 @@ public final class ModelDraft implements DraftSource {
             if (n == max) break;
             long t0 = System.nanoTime();
             logits = model.forward(new int[] {x}, cache, false)[0];
-            stepNanos += System.nanoTime() - t0;
+            stepTime += System.nanoTime() - t0;
             steps++;
             append(x);
             lastLogits = logits;
         }
         return new Draft(Arrays.copyOf(tokens, n), q == null ? null : Arrays.copyOf(q, n));
+    }
+
+    @Override
+    public void prepare(int[] history, int length) {
+        if (length > 0 && length <= cache.capacity()) sync(history, length);
     }
 
     /** Brings the draft cache to history[0, length), keeping the shared prefix. */
@@ -83,10 +88,7 @@ public final class ModelDraft implements DraftSource {
             throw new IllegalStateException("draft context of " + cache.capacity() + " tokens is full (raise -cd)");
         }
         int[] rest = Arrays.copyOfRange(history, keep, length);
-        long t0 = System.nanoTime();
         lastLogits = model.forward(rest, cache, false)[0];
-        stepNanos += System.nanoTime() - t0;
-        steps++;
         for (int t : rest) append(t);
     }
 
@@ -107,6 +109,11 @@ public final class ModelDraft implements DraftSource {
         int best = 0;
         for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
         return best;
+    }
+
+    @Override
+    public double stepNanos() {
+        return steps == 0 ? Double.NaN : (double) stepTime / steps;
     }
 
     @Override

@@ -58,7 +58,7 @@ public final class SpeculativeDecoder implements Decoding {
         this.batchSize = batchSize;
         this.draft = draft;
         this.options = options;
-        this.adaptive = options.adaptive() ? new AdaptiveLength(options.draftMax()) : null;
+        this.adaptive = options.adaptive() ? new AdaptiveLength(options.draftMax(), draft::stepNanos) : null;
     }
 
     public DraftSource draft() {
@@ -144,9 +144,10 @@ public final class SpeculativeDecoder implements Decoding {
             target.forward(batch, cache, false);
             promptTokens += batch.length;
         }
-        promptNanos += System.nanoTime() - t0;
         history = Arrays.copyOf(tokens, Math.max(16, tokens.length * 2));
         length = tokens.length;
+        draft.prepare(history, length);
+        promptNanos += System.nanoTime() - t0;
     }
 
     /**
@@ -179,7 +180,7 @@ public final class SpeculativeDecoder implements Decoding {
             rounds++;
             draftN += d.size();
 
-            int accepted = 0;
+            int accepted = 0, produced = 0;
             boolean stop = false;
             for (int i = 0; i <= d.size() && !stop; i++) {
                 TokenDistribution p = sampler.distribution(rows[i]);
@@ -206,17 +207,18 @@ public final class SpeculativeDecoder implements Decoding {
                 out[n++] = token;
                 if (!isEnd.test(token)) append(token); // as the plain generator: an end token is not part of the sequence
                 generatedTokens++;
+                produced++;
                 onToken.accept(token);
                 // A rejected or bonus token ends the round; so do an end token and the budget.
                 stop = !isDraft || isEnd.test(token) || (maxTokens >= 0 && n >= maxTokens);
                 if (isEnd.test(token)) {
                     cache.truncate(Math.min(cache.length(), length - 1));
-                    if (adaptive != null) adaptive.record(d.size(), accepted, draftNanos, verifyNanos);
+                    if (adaptive != null) adaptive.record(k, d.size(), accepted, produced, draftNanos, verifyNanos);
                     break generation;
                 }
             }
             cache.truncate(Math.min(cache.length(), length - 1));
-            if (adaptive != null) adaptive.record(d.size(), accepted, draftNanos, verifyNanos);
+            if (adaptive != null) adaptive.record(k, d.size(), accepted, produced, draftNanos, verifyNanos);
         }
         generationNanos += System.nanoTime() - t0;
         return Arrays.copyOf(out, n);
@@ -247,33 +249,62 @@ public final class SpeculativeDecoder implements Decoding {
     }
 
     /**
-     * Chooses each round's draft length k to maximise expected tokens per second,
-     * E(k) / (k × draft step + verify(k)), with E(k) = (1 - a^(k+1)) / (1 - a) for a running
-     * per-token acceptance rate a, and verify(k) = v1 + c × k fitted from the rounds so far.
-     * When no k > 0 beats plain decoding (1 / v1), it stops drafting but probes with a short
-     * draft every {@link #PROBE_EVERY} rounds so a change in the text can turn it back on.
+     * Chooses each round's draft length. While drafting, k maximises the expected tokens per
+     * second E(k) / (k × draft step + verify(k)), with E(k) = (1 - a^(k+1)) / (1 - a) for a running
+     * per-token acceptance rate a and verify(k) = v1 + c × k fitted from the rounds so far. Whether
+     * to draft at all is decided on measured throughput: tokens per second of drafting rounds
+     * (their whole time, draft evaluation and early stops included) against plain rounds. When
+     * drafting loses, it pauses and probes again after 16 plain rounds, doubling the wait after
+     * each losing probe (up to 256), so a poor draft costs almost nothing and a change in the text
+     * can turn drafting back on.
      */
     static final class AdaptiveLength {
-        static final int PROBE_EVERY = 16;
-        static final int PROBE_LENGTH = 2;
+        static final int FIRST_PROBE = 16, LAST_PROBE = 256;
         private static final double WEIGHT = 0.15;
         private final int max;
+        private final java.util.function.DoubleSupplier stepCost;
         double acceptance = 0.6;
         /** Nanoseconds: one draft token, a verification of the last token alone, each extra verified token. */
         double draftStep = Double.NaN, verifyOne = Double.NaN, verifyExtra = Double.NaN;
-        private int roundsSinceDraft;
+        /** Measured tokens per nanosecond of drafting rounds, and of plain rounds. */
+        double draftingRate = Double.NaN, plainRate = Double.NaN;
+        private int plainRoundsLeft, probeInterval = FIRST_PROBE, emptyRounds;
+        private boolean probing;
 
-        AdaptiveLength(int max) {
+        AdaptiveLength(int max, java.util.function.DoubleSupplier stepCost) {
             this.max = max;
+            this.stepCost = stepCost;
+        }
+
+        /**
+         * Whether drafting could beat plain decoding even if every proposal were accepted, at the
+         * measured costs. A draft model nearly as slow per token as the target never can, and
+         * then it is not even probed (a probe would pay for catching the draft up on the text).
+         */
+        boolean couldPay() {
+            if (Double.isNaN(draftStep) || Double.isNaN(verifyExtra) || Double.isNaN(verifyOne)) return true;
+            for (int k = 1; k <= max; k++) {
+                if ((k + 1) / (k * draftStep + verifyOne + k * verifyExtra) > 1 / verifyOne) return true;
+            }
+            return false;
         }
 
         int next() {
-            if (Double.isNaN(draftStep) || Double.isNaN(verifyOne) || Double.isNaN(verifyExtra)) {
-                // Nothing measured yet: alternate plain steps and full drafts to learn the costs.
-                return Double.isNaN(verifyOne) ? 0 : max;
+            if (Double.isNaN(plainRate)) return 0; // measure a plain round first
+            if (Double.isNaN(draftingRate)) return max;
+            if (plainRoundsLeft > 0) {
+                if (!couldPay()) return 0;
+                plainRoundsLeft--;
+                if (plainRoundsLeft == 0) probing = true;
+                return plainRoundsLeft == 0 ? bestLength() : 0;
             }
-            int best = 0;
-            double bestRate = 1 / verifyOne;
+            return bestLength();
+        }
+
+        private int bestLength() {
+            if (Double.isNaN(draftStep) || Double.isNaN(verifyExtra)) return max;
+            int best = 1;
+            double bestRate = 0;
             for (int k = 1; k <= max; k++) {
                 double expected = acceptance >= 1 ? k + 1 : (1 - Math.pow(acceptance, k + 1)) / (1 - acceptance);
                 double rate = expected / (k * draftStep + verifyOne + k * verifyExtra);
@@ -282,24 +313,42 @@ public final class SpeculativeDecoder implements Decoding {
                     best = k;
                 }
             }
-            if (best == 0 && ++roundsSinceDraft >= PROBE_EVERY) {
-                roundsSinceDraft = 0;
-                return Math.min(PROBE_LENGTH, max);
-            }
-            if (best > 0) roundsSinceDraft = 0;
             return best;
         }
 
-        void record(int proposed, int accepted, long draftNanos, long verifyNanos) {
-            if (proposed == 0) {
+        void record(int requested, int proposed, int accepted, int produced, long draftNanos, long verifyNanos) {
+            if (requested == 0) {
+                plainRate = ema(plainRate, 1.0 / verifyNanos);
                 verifyOne = ema(verifyOne, verifyNanos);
                 return;
             }
-            draftStep = ema(draftStep, (double) draftNanos / proposed);
-            if (!Double.isNaN(verifyOne)) verifyExtra = ema(verifyExtra, Math.max(0, (verifyNanos - verifyOne) / proposed));
-            // Accepted before the first rejection: a geometric count; its per-token rate is a / (a + 1) when cut short.
-            double observed = accepted == proposed ? 1.0 : (double) accepted / (accepted + 1);
-            acceptance = Math.min(0.99, (1 - WEIGHT) * acceptance + WEIGHT * observed);
+            double rate = (double) produced / (draftNanos + verifyNanos);
+            draftingRate = ema(draftingRate, rate);
+            // A draft that keeps proposing nothing (never confident enough for --draft-p-min) is not worth probing.
+            emptyRounds = proposed == 0 ? emptyRounds + 1 : 0;
+            if (emptyRounds >= 2) probeInterval = LAST_PROBE;
+            if (proposed > 0) {
+                double step = stepCost.getAsDouble();
+                if (!Double.isNaN(step)) draftStep = step;
+                if (!Double.isNaN(verifyOne)) verifyExtra = ema(verifyExtra, Math.max(0, (verifyNanos - verifyOne) / proposed));
+                // Accepted before the first rejection: a geometric count; its per-token rate is a / (a + 1) when cut short.
+                double observed = accepted == proposed ? 1.0 : (double) accepted / (accepted + 1);
+                acceptance = Math.min(0.99, (1 - WEIGHT) * acceptance + WEIGHT * observed);
+            }
+            boolean losing = draftingRate < plainRate;
+            if (probing) {
+                probing = false;
+                // A probe that wins resumes drafting (and resets its running rate to the probe's own).
+                if (rate >= plainRate) {
+                    draftingRate = rate;
+                    probeInterval = FIRST_PROBE;
+                    return;
+                }
+                probeInterval = Math.min(LAST_PROBE, probeInterval * 2);
+                plainRoundsLeft = probeInterval;
+                return;
+            }
+            if (losing) plainRoundsLeft = probeInterval;
         }
 
         private static double ema(double old, double value) {
