@@ -254,12 +254,15 @@ public final class SpeculativeDecoder implements Decoding {
      * per-token acceptance rate a and verify(k) = v1 + c × k fitted from the rounds so far. Whether
      * to draft at all is decided on measured throughput: tokens per second of drafting rounds
      * (their whole time, draft evaluation and early stops included) against plain rounds. When
-     * drafting loses, it pauses and probes again after 16 plain rounds, doubling the wait after
-     * each losing probe (up to 256), so a poor draft costs almost nothing and a change in the text
-     * can turn drafting back on.
+     * drafting loses, it pauses and probes again after a number of plain rounds that keeps probes
+     * under 3 % of the time ({@link #affordableInterval}), doubling after each losing probe (up to
+     * 256 rounds), so a poor draft costs almost nothing and a change in the text can turn drafting
+     * back on.
      */
     static final class AdaptiveLength {
         static final int FIRST_PROBE = 16, LAST_PROBE = 256;
+        /** Share of generation time probes may cost while drafting is paused. */
+        static final double PROBE_BUDGET = 0.03;
         private static final double WEIGHT = 0.15;
         private final int max;
         private final java.util.function.DoubleSupplier stepCost;
@@ -341,14 +344,28 @@ public final class SpeculativeDecoder implements Decoding {
                 // A probe that wins resumes drafting (and resets its running rate to the probe's own).
                 if (rate >= plainRate) {
                     draftingRate = rate;
-                    probeInterval = FIRST_PROBE;
+                    probeInterval = Math.min(FIRST_PROBE, affordableInterval());
                     return;
                 }
-                probeInterval = Math.min(LAST_PROBE, probeInterval * 2);
+                probeInterval = Math.min(LAST_PROBE, Math.max(probeInterval * 2, affordableInterval()));
                 plainRoundsLeft = probeInterval;
                 return;
             }
-            if (losing) plainRoundsLeft = probeInterval;
+            if (losing) plainRoundsLeft = Math.max(probeInterval, affordableInterval());
+        }
+
+        /**
+         * The fewest plain rounds between probes that keeps probing under {@link #PROBE_BUDGET} of
+         * the time: a one-token probe costs an extra verified token plus a draft step, and a
+         * draft model must also catch up on every token since its last round (about a draft
+         * step each), a cost no interval can spread thin; such a draft waits the longest.
+         */
+        int affordableInterval() {
+            if (Double.isNaN(verifyOne) || Double.isNaN(verifyExtra)) return FIRST_PROBE;
+            double step = Double.isNaN(draftStep) ? 0 : draftStep;
+            if (step / verifyOne > PROBE_BUDGET) return LAST_PROBE;
+            double probe = verifyExtra + step;
+            return (int) Math.clamp(Math.ceil(probe / (PROBE_BUDGET * verifyOne)), 4, LAST_PROBE);
         }
 
         private static double ema(double old, double value) {
