@@ -38,20 +38,43 @@ final class Attention {
         cache.readKeys(layer, 0, n, kvHead * hd, hd, keys);
         cache.readValues(layer, 0, n, kvHead * hd, hd, values, vOff);
         float scale = (float) (1.0 / Math.sqrt(hd));
+        boolean half = cache.precision() == KvCache.Precision.F16;
+        float[] qh = new float[hd];
         for (int b = 0; b < q.length; b++) {
             int visible = startPos + b + 1;
             for (int g = 0; g < group; g++) {
                 int qOff = (kvHead * group + g) * hd;
+                float[] query = queryRow(q[b], qOff, hd, half, qh);
+                int qAt = half ? 0 : qOff;
                 float max = Float.NEGATIVE_INFINITY;
                 for (int t = 0; t < visible; t++) {
-                    scores[sOff + t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
+                    scores[sOff + t] = VectorMath.dot(query, qAt, keys, t * hd, hd) * scale;
                     max = Math.max(max, scores[sOff + t]);
                 }
                 float sum = VectorMath.expSubtract(scores, sOff, visible, max);
                 java.util.Arrays.fill(out[b], qOff, qOff + hd, 0f);
-                for (int t = 0; t < visible; t++) VectorMath.axpy(scores[sOff + t] / sum, values, vOff + t * hd, out[b], qOff, hd);
+                for (int t = 0; t < visible; t++) {
+                    float p = scores[sOff + t] / sum;
+                    VectorMath.axpy(half ? roundToHalf(p) : p, values, vOff + t * hd, out[b], qOff, hd);
+                }
             }
         }
+    }
+
+    /**
+     * The query row to multiply with the keys. With an F16 cache it is rounded to F16 first, and
+     * (in {@link #plain}) so are the attention weights before they multiply the values: llama.cpp
+     * multiplies F16 tensors with operands converted to F16, and Specula's F16 cache computes the
+     * same products.
+     */
+    private static float[] queryRow(float[] q, int qOff, int hd, boolean half, float[] scratch) {
+        if (!half) return q;
+        for (int i = 0; i < hd; i++) scratch[i] = roundToHalf(q[qOff + i]);
+        return scratch;
+    }
+
+    private static float roundToHalf(float v) {
+        return Float.float16ToFloat(Float.floatToFloat16(v));
     }
 
     static void flash(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos) {
@@ -67,6 +90,8 @@ final class Attention {
             }
         }
         float[] keys = new float[FLASH_TILE * hd], values = new float[FLASH_TILE * hd], s = new float[FLASH_TILE];
+        boolean half = cache.precision() == KvCache.Precision.F16;
+        float[] qh = new float[hd];
         for (int tile = 0; tile < n; tile += FLASH_TILE) {
             int len = Math.min(FLASH_TILE, n - tile);
             cache.readKeys(layer, tile, len, kvHead * hd, hd, keys);
@@ -78,8 +103,10 @@ final class Attention {
                 for (int g = 0; g < group; g++) {
                     int row = b * group + g, qOff = (kvHead * group + g) * hd;
                     float tileMax = Float.NEGATIVE_INFINITY;
+                    float[] query = queryRow(q[b], qOff, hd, half, qh);
+                    int qAt = half ? 0 : qOff;
                     for (int t = 0; t < visible; t++) {
-                        s[t] = VectorMath.dot(q[b], qOff, keys, t * hd, hd) * scale;
+                        s[t] = VectorMath.dot(query, qAt, keys, t * hd, hd) * scale;
                         tileMax = Math.max(tileMax, s[t]);
                     }
                     float newMax = Math.max(m[row], tileMax);

@@ -37,6 +37,8 @@ public final class CpuMatrix {
     private final TensorFormat format;
     /** The integer-kernel copy of the weights for matrix-vector products, or null (see {@link PackedRows#of}). */
     private final PackedRows packed;
+    /** How the inputs are rounded before the products, as llama.cpp rounds them for this weight type. */
+    private final ActivationRounding rounding;
     public final int rows;
     public final int cols;
 
@@ -46,6 +48,7 @@ public final class CpuMatrix {
         this.cols = Math.toIntExact(tensor.dim(0));
         this.rows = Math.toIntExact(tensor.rows());
         this.packed = PackedRows.of(tensor, format, rows, cols);
+        this.rounding = ActivationRounding.of(tensor.type());
     }
 
     public String name() {
@@ -64,8 +67,9 @@ public final class CpuMatrix {
     public void multiply(float[][] x, float[][] out, int outOff, ThreadTeam team) {
         boolean alone = team == null || team.size() == 1 || (long) rows * cols * x.length < PARALLEL_MIN_MACS;
         if (x.length == 1) {
-            float[] x0 = x[0], o0 = out[0];
-            PackedRows.Input in = packed == null ? null : new PackedRows.Input(packed, x0);
+            float[] o0 = out[0];
+            PackedRows.Input in = packed == null ? null : new PackedRows.Input(packed, x[0], rounding);
+            float[] x0 = in == null ? rounding.rounded(x[0], cols) : x[0];
             if (alone) {
                 gemvRows(x0, in, o0, outOff, 0, rows);
                 return;
@@ -74,14 +78,20 @@ public final class CpuMatrix {
             team.parallelFor(rows, chunk, (worker, from, to) -> gemvRows(x0, in, o0, outOff, from, to));
             return;
         }
+        if (rounding != ActivationRounding.NONE) {
+            float[][] r = new float[x.length][];
+            for (int b = 0; b < x.length; b++) r[b] = rounding.rounded(x[b], cols);
+            x = r;
+        }
+        float[][] xs = x;
         int tiles = Math.ceilDiv(rows, ROW_TILE);
         if (alone) {
             float[] w = new float[ROW_TILE * cols];
-            gemmTiles(x, out, outOff, 0, tiles, w);
+            gemmTiles(xs, out, outOff, 0, tiles, w);
             return;
         }
         int chunk = Math.max(1, tiles / (team.size() * CHUNKS_PER_THREAD));
-        team.parallelFor(tiles, chunk, (worker, from, to) -> gemmTiles(x, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
+        team.parallelFor(tiles, chunk, (worker, from, to) -> gemmTiles(xs, out, outOff, from, to, team.scratch(worker, ROW_TILE * cols)));
     }
 
     private void gemvRows(float[] x, PackedRows.Input in, float[] out, int outOff, int from, int to) {

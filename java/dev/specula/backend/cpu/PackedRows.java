@@ -127,31 +127,34 @@ final class PackedRows {
         }
     }
 
-    /** Activations quantised to 8 bits per block and interleaved like the weights, with their block scales and sums. */
+    /**
+     * Activations rounded to 8 bits as llama.cpp rounds them for these weights
+     * ({@link ActivationRounding}: blocks of 32 or 256) and interleaved like the weights, with
+     * each weight block's input scale and sum.
+     */
     static final class Input {
         final short[] q;
         /** Per block: scale, scale × (sum of q), and -8 × that (the nibble offset's share). */
         final float[] scale, sum, offset;
 
-        Input(PackedRows m, float[] x) {
-            int block = m.block, n = m.packedCols;
+        Input(PackedRows m, float[] x, ActivationRounding rounding) {
+            int block = m.block, n = m.packedCols, cols = m.cols;
             q = new short[n];
             scale = new float[n / block];
             sum = new float[n / block];
             offset = new float[n / block];
-            for (int b = 0; b < m.cols / block; b++) {
-                int first = b * block;
-                float amax = 0;
-                for (int i = 0; i < block; i++) amax = Math.max(amax, Math.abs(x[first + i]));
-                float d = amax / 127, id = d != 0 ? 1 / d : 0;
-                int g = b / LANES, j = b % LANES, isum = 0;
+            short[] levels = new short[cols];
+            float[] d = new float[cols / rounding.block];
+            rounding.quantize(x, cols, levels, d);
+            for (int b = 0; b < cols / block; b++) {
+                int first = b * block, g = b / LANES, j = b % LANES, isum = 0;
                 for (int p = 0; p < block; p++) {
-                    int v = (int) Math.rint(x[first + p] * id);
-                    q[(g * block + p) * LANES + j] = (short) v;
+                    short v = levels[first + p];
+                    q[(g * block + p) * LANES + j] = v;
                     isum += v;
                 }
-                scale[b] = d;
-                sum[b] = d * isum;
+                scale[b] = d[first / rounding.block];
+                sum[b] = scale[b] * isum;
                 offset[b] = -8 * sum[b];
             }
         }

@@ -44,9 +44,11 @@ class RunCommandTest {
     void sameSeedSameTextAtTemperature() {
         String m = TestFiles.model("stories260K-q8_0.gguf").toString();
         var a = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "7");
-        var b = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "7", "-fa");
+        var b = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "7");
+        var c = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "8");
         assertEquals(0, a.code(), a.err());
         assertEquals(a.out(), b.out());
+        assertNotEquals(a.out(), c.out(), "another seed should give other text");
     }
 
     @Test

@@ -32,6 +32,9 @@ class FlashAttentionTest {
         "stories260K.gguf, F16", "stories260K-q4_0.gguf, F16",
     })
     void flashMatchesPlainInPrefillAndDecode(String model, KvCache.Precision precision) {
+        // Quantised weights round activations to 8 bits, so a last-bit difference can move a value
+        // to the next level: such models (and F16 caches) get the rounding rule of AllModelsReferenceTest.
+        boolean strict = precision == KvCache.Precision.F32 && !model.contains("q8_0") && !model.contains("q4_0");
         float tolerance = precision == KvCache.Precision.F32 ? TOLERANCE : F16_TOLERANCE;
         try (GgufFile f = GgufFile.open(TestFiles.model(model))) {
             ModelConfig c = ModelConfig.from(f);
@@ -39,10 +42,10 @@ class FlashAttentionTest {
             try (CpuTransformer plain = new CpuTransformer(c, w, 2, false); CpuTransformer flash = new CpuTransformer(c, w, 2, true)) {
                 int[] tokens = realText(c.vocabSize());
                 KvCache kp = new KvCache(c, 512, precision), kf = new KvCache(c, 512, precision);
-                assertClose(plain.forward(tokens, kp, true), flash.forward(tokens, kf, true), tolerance);
+                assertClose(plain.forward(tokens, kp, true), flash.forward(tokens, kf, true), tolerance, strict);
                 for (int step = 0; step < 5; step++) {
                     int[] next = {3 + step};
-                    assertClose(plain.forward(next, kp, false), flash.forward(next, kf, false), tolerance);
+                    assertClose(plain.forward(next, kp, false), flash.forward(next, kf, false), tolerance, strict);
                 }
             }
         }
@@ -70,12 +73,11 @@ class FlashAttentionTest {
         return out;
     }
 
-    static void assertClose(float[][] a, float[][] b, float tolerance) {
+    static void assertClose(float[][] a, float[][] b, float tolerance, boolean strict) {
         assertEquals(a.length, b.length);
+        float bound = strict ? tolerance : AllModelsReferenceTest.ROUNDING_BOUND;
         for (int i = 0; i < a.length; i++) {
-            for (int t = 0; t < a[i].length; t++) {
-                assertEquals(a[i][t], b[i][t], tolerance, "position " + i + " token " + t);
-            }
+            for (int t = 0; t < a[i].length; t++) assertEquals(a[i][t], b[i][t], bound, "position " + i + " token " + t);
         }
     }
 }

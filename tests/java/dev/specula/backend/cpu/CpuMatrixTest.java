@@ -14,9 +14,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The matrix products of the CPU backend against a double-precision reference computed from the
- * scalar dequantisation: the matrix-vector product (repacked integer kernels where they apply,
- * with activations quantised to 8 bits), the register-tiled matrix-matrix product for batches,
- * both on one thread and on a team, over shapes with partial tiles and partial groups.
+ * scalar dequantisation and the inputs rounded as llama.cpp rounds them: the matrix-vector
+ * product (repacked integer kernels where they apply), the register-tiled matrix-matrix product
+ * for batches, both on one thread and on a team, over shapes with partial tiles and groups.
  */
 class CpuMatrixTest {
 
@@ -49,29 +49,49 @@ class CpuMatrixTest {
         try (ThreadTeam team = new ThreadTeam(threads)) {
             new CpuMatrix(t).multiply(x, out, 3, team);
         }
+        // The reference multiplies with the inputs rounded as llama.cpp rounds them for this type
+        // (ActivationRounding, checked against llama.cpp's logits in AllModelsReferenceTest), so
+        // only float summation order separates the two.
+        ActivationRounding rounding = ActivationRounding.of(type);
+        float[][] xr = new float[batch][];
+        for (int b = 0; b < batch; b++) xr[b] = rounding.rounded(x[b], cols);
         float[] w = new float[cols];
         for (int r = 0; r < rows; r++) {
             f.dequantizeScalar(t.data(), (long) r * cols, w, 0, cols);
             for (int b = 0; b < batch; b++) {
-                double exact = 0, magnitude = 0, quantisation = 0;
+                double exact = 0, magnitude = 0;
                 for (int i = 0; i < cols; i++) {
-                    exact += (double) w[i] * x[b][i];
-                    magnitude += Math.abs((double) w[i] * x[b][i]);
+                    exact += (double) w[i] * xr[b][i];
+                    magnitude += Math.abs((double) w[i] * xr[b][i]);
                 }
-                // A batch of one may use 8-bit activations: each input moves by at most half a step
-                // of its block (max |x| / 127 over a block of 16 or 32; 32 bounds both).
-                if (batch == 1) {
-                    for (int i = 0; i < cols; i++) {
-                        int first = i / 32 * 32;
-                        float amax = 0;
-                        for (int j = first; j < Math.min(cols, first + 32); j++) amax = Math.max(amax, Math.abs(x[b][j]));
-                        quantisation += Math.abs(w[i]) * amax / 127 / 2;
-                    }
-                }
-                double tolerance = quantisation * 1.01 + 1e-5 * magnitude + 1e-6;
-                assertEquals(exact, out[b][3 + r], tolerance, "row " + r + " input " + b);
+                assertEquals(exact, out[b][3 + r], 1e-5 * magnitude + 1e-6, "row " + r + " input " + b);
             }
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"Q8_0, 32", "Q4_K, 256", "IQ4_XS, 256", "Q4_1, 32"})
+    void activationsRoundToEightBitsPerBlockAsLlamaCpp(GgmlType type, int block) {
+        ActivationRounding r = ActivationRounding.of(type);
+        assertEquals(block, r.block);
+        Random rng = new Random(3);
+        float[] x = new float[512];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian() * 3;
+        float[] rounded = r.rounded(x, x.length);
+        for (int b = 0; b < x.length / block; b++) {
+            float amax = 0;
+            for (int i = b * block; i < (b + 1) * block; i++) amax = Math.max(amax, Math.abs(x[i]));
+            java.util.Set<Float> levels = new java.util.HashSet<>();
+            for (int i = b * block; i < (b + 1) * block; i++) {
+                // Within half a step of the input (plus, for Q8_0, the fp16 rounding of the step,
+                // which ggml applies after choosing the level: at most 127 × d × 2^-11), on the
+                // block's grid of 255 levels.
+                assertEquals(x[i], rounded[i], amax / 127 / 2 + amax * 0x1p-11 + 1e-6, "element " + i);
+                levels.add(rounded[i]);
+            }
+            assertTrue(levels.size() <= 255);
+        }
+        assertArrayEquals(x, ActivationRounding.NONE.rounded(x, x.length));
     }
 
     @ParameterizedTest(name = "{0}")

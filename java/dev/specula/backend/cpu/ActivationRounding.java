@@ -1,0 +1,84 @@
+package dev.specula.backend.cpu;
+
+import dev.specula.gguf.GgmlType;
+
+/**
+ * How llama.cpp rounds the activations before multiplying them with weights of a given type (the
+ * type's {@code vec_dot_type}): to F16 for F16 weights, BF16 for BF16, 8-bit blocks of 32 with an
+ * fp16 scale (Q8_0, Q8_1) for the legacy quantised types and IQ4_NL, 8-bit blocks of 256 with a
+ * float scale (Q8_K) for the K-quants and IQ4_XS, and not at all for F32.
+ *
+ * <p>Specula rounds the same way on every path (matrix-vector, matrix-matrix, the integer
+ * kernels), so its logits track llama.cpp's closely on quantised models and a batch of tokens gives
+ * the same products as the tokens one at a time, up to summation order.
+ */
+enum ActivationRounding {
+    NONE(1), F16(1), BF16(1), Q8_0(32), Q8_K(256);
+
+    /** Elements sharing one scale. */
+    final int block;
+
+    ActivationRounding(int block) {
+        this.block = block;
+    }
+
+    static ActivationRounding of(GgmlType weights) {
+        return switch (weights) {
+            case F32 -> NONE;
+            case F16 -> F16;
+            case BF16 -> BF16;
+            case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL -> Q8_0;
+            default -> Q8_K;
+        };
+    }
+
+    /** x rounded, as a new array (x itself when nothing rounds). */
+    float[] rounded(float[] x, int n) {
+        if (this == NONE) return x;
+        float[] out = new float[x.length];
+        if (this == F16) {
+            for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16(x[i]));
+            return out;
+        }
+        if (this == BF16) {
+            for (int i = 0; i < n; i++) out[i] = dev.specula.tensor.HalfFloats.bf16ToFloat(dev.specula.tensor.HalfFloats.floatToBf16(x[i]));
+            return out;
+        }
+        short[] q = new short[n];
+        float[] d = new float[n / block];
+        quantize(x, n, q, d);
+        for (int i = 0; i < n; i++) out[i] = q[i] * d[i / block];
+        return out;
+    }
+
+    /**
+     * The 8-bit levels and block scales of x[0, n) (n a multiple of {@link #block}), for Q8_0 and
+     * Q8_K: x ≈ q × d. Q8_0: d = fp16(max|x| / 127), q = round(x × 127 / max|x|). Q8_K:
+     * d = -max / 127 for the element of largest magnitude, q = round(x / d), at most 127.
+     */
+    void quantize(float[] x, int n, short[] q, float[] d) {
+        for (int b = 0; b < n / block; b++) {
+            int first = b * block;
+            float amax = 0, max = 0;
+            for (int i = first; i < first + block; i++) {
+                float a = Math.abs(x[i]);
+                if (a > amax) {
+                    amax = a;
+                    max = x[i];
+                }
+            }
+            if (this == Q8_0) {
+                float scale = amax / 127, inverse = scale != 0 ? 1 / scale : 0;
+                d[b] = Float.float16ToFloat(Float.floatToFloat16(scale));
+                for (int i = first; i < first + block; i++) q[i] = (short) Math.rint(x[i] * inverse);
+            } else if (amax == 0) {
+                d[b] = 0;
+                for (int i = first; i < first + block; i++) q[i] = 0;
+            } else {
+                float inverse = -127f / max;
+                d[b] = 1 / inverse;
+                for (int i = first; i < first + block; i++) q[i] = (short) Math.min(127, (int) Math.rint(inverse * x[i]));
+            }
+        }
+    }
+}
