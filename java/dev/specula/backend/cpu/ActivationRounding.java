@@ -1,6 +1,10 @@
 package dev.specula.backend.cpu;
 
 import dev.specula.gguf.GgmlType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * How llama.cpp rounds the activations before multiplying them with weights of a given type (the
@@ -17,6 +21,9 @@ enum ActivationRounding {
 
     /** Elements sharing one scale. */
     final int block;
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = S.length() == 16 ? IntVector.SPECIES_512 : S.length() == 8 ? IntVector.SPECIES_256 : IntVector.SPECIES_128;
 
     ActivationRounding(int block) {
         this.block = block;
@@ -44,11 +51,60 @@ enum ActivationRounding {
             for (int i = 0; i < n; i++) out[i] = dev.specula.tensor.HalfFloats.bf16ToFloat(dev.specula.tensor.HalfFloats.floatToBf16(x[i]));
             return out;
         }
-        short[] q = new short[n];
-        float[] d = new float[n / block];
-        quantize(x, n, q, d);
-        for (int i = 0; i < n; i++) out[i] = q[i] * d[i / block];
+        roundBlocks(x, out, n);
         return out;
+    }
+
+    /**
+     * out = q × d block by block, the Vector API way: the same levels as {@link #quantize} except
+     * that a value exactly halfway between two levels rounds away from zero here (ggml's
+     * reference quantiser) and to even there (ggml's AVX path); both occur in llama.cpp.
+     */
+    private void roundBlocks(float[] x, float[] out, int n) {
+        boolean vector = block % S.length() == 0;
+        for (int first = 0; first < n; first += block) {
+            float amax = 0, max = 0, min = 0;
+            if (vector) {
+                FloatVector hi = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), lo = FloatVector.broadcast(S, Float.POSITIVE_INFINITY);
+                for (int i = first; i < first + block; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, x, i);
+                    hi = hi.max(v);
+                    lo = lo.min(v);
+                }
+                max = hi.reduceLanes(VectorOperators.MAX);
+                min = lo.reduceLanes(VectorOperators.MIN);
+            } else {
+                max = Float.NEGATIVE_INFINITY;
+                min = Float.POSITIVE_INFINITY;
+                for (int i = first; i < first + block; i++) {
+                    max = Math.max(max, x[i]);
+                    min = Math.min(min, x[i]);
+                }
+            }
+            amax = Math.max(max, -min);
+            float d, inverse;
+            if (this == Q8_0) {
+                float scale = amax / 127;
+                inverse = scale != 0 ? 1 / scale : 0;
+                d = Float.float16ToFloat(Float.floatToFloat16(scale));
+            } else {
+                float signed = -min > max ? min : max;
+                inverse = amax == 0 ? 0 : -127f / signed;
+                d = amax == 0 ? 0 : 1 / inverse;
+            }
+            int i = first;
+            if (vector) {
+                for (; i < first + block; i += S.length()) {
+                    FloatVector t = FloatVector.fromArray(S, x, i).mul(inverse);
+                    // Round half away from zero, then clamp to 127 as ggml does for Q8_K.
+                    FloatVector half = FloatVector.broadcast(S, 0.5f).blend(-0.5f, t.compare(VectorOperators.LT, 0f));
+                    IntVector q = (IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0);
+                    q = q.min(127);
+                    ((FloatVector) q.convertShape(VectorOperators.I2F, S, 0)).mul(d).intoArray(out, i);
+                }
+            }
+            for (; i < first + block; i++) out[i] = Math.min(127, Math.round(x[i] * inverse)) * d;
+        }
     }
 
     /**
