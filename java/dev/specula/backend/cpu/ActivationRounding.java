@@ -24,6 +24,8 @@ enum ActivationRounding {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> I = S.length() == 16 ? IntVector.SPECIES_512 : S.length() == 8 ? IntVector.SPECIES_256 : IntVector.SPECIES_128;
+    private static final VectorSpecies<Short> SHORTS = S.length() == 16 ? jdk.incubator.vector.ShortVector.SPECIES_256
+            : jdk.incubator.vector.ShortVector.SPECIES_128;
 
     ActivationRounding(int block) {
         this.block = block;
@@ -62,44 +64,15 @@ enum ActivationRounding {
      */
     private void roundBlocks(float[] x, float[] out, int n) {
         boolean vector = block % S.length() == 0;
+        float[] scale = new float[1];
         for (int first = 0; first < n; first += block) {
-            float amax = 0, max = 0, min = 0;
-            if (vector) {
-                FloatVector hi = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), lo = FloatVector.broadcast(S, Float.POSITIVE_INFINITY);
-                for (int i = first; i < first + block; i += S.length()) {
-                    FloatVector v = FloatVector.fromArray(S, x, i);
-                    hi = hi.max(v);
-                    lo = lo.min(v);
-                }
-                max = hi.reduceLanes(VectorOperators.MAX);
-                min = lo.reduceLanes(VectorOperators.MIN);
-            } else {
-                max = Float.NEGATIVE_INFINITY;
-                min = Float.POSITIVE_INFINITY;
-                for (int i = first; i < first + block; i++) {
-                    max = Math.max(max, x[i]);
-                    min = Math.min(min, x[i]);
-                }
-            }
-            amax = Math.max(max, -min);
-            float d, inverse;
-            if (this == Q8_0) {
-                float scale = amax / 127;
-                inverse = scale != 0 ? 1 / scale : 0;
-                d = Float.float16ToFloat(Float.floatToFloat16(scale));
-            } else {
-                float signed = -min > max ? min : max;
-                inverse = amax == 0 ? 0 : -127f / signed;
-                d = amax == 0 ? 0 : 1 / inverse;
-            }
+            float inverse = scale(x, first, vector, scale, 0), d = scale[0];
             int i = first;
             if (vector) {
                 for (; i < first + block; i += S.length()) {
                     FloatVector t = FloatVector.fromArray(S, x, i).mul(inverse);
-                    // Round half away from zero, then clamp to 127 as ggml does for Q8_K.
                     FloatVector half = FloatVector.broadcast(S, 0.5f).blend(-0.5f, t.compare(VectorOperators.LT, 0f));
-                    IntVector q = (IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0);
-                    q = q.min(127);
+                    IntVector q = ((IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0)).min(127);
                     ((FloatVector) q.convertShape(VectorOperators.I2F, S, 0)).mul(d).intoArray(out, i);
                 }
             }
@@ -109,32 +82,64 @@ enum ActivationRounding {
 
     /**
      * The 8-bit levels and block scales of x[0, n) (n a multiple of {@link #block}), for Q8_0 and
-     * Q8_K: x ≈ q × d. Q8_0: d = fp16(max|x| / 127), q = round(x × 127 / max|x|). Q8_K:
-     * d = -max / 127 for the element of largest magnitude, q = round(x / d), at most 127.
+     * Q8_K: x ≈ q × d (see {@link #scale}).
      */
     void quantize(float[] x, int n, short[] q, float[] d) {
-        for (int b = 0; b < n / block; b++) {
-            int first = b * block;
-            float amax = 0, max = 0;
-            for (int i = first; i < first + block; i++) {
-                float a = Math.abs(x[i]);
-                if (a > amax) {
-                    amax = a;
-                    max = x[i];
-                }
+        boolean vector = block % S.length() == 0;
+        for (int b = 0, first = 0; first < n; b++, first += block) {
+            float inverse = scale(x, first, vector, d, b);
+            int i = first;
+            if (vector) {
+                for (; i < first + block; i += S.length()) levels(x, i, inverse).intoArray(q, i);
             }
-            if (this == Q8_0) {
-                float scale = amax / 127, inverse = scale != 0 ? 1 / scale : 0;
-                d[b] = Float.float16ToFloat(Float.floatToFloat16(scale));
-                for (int i = first; i < first + block; i++) q[i] = (short) Math.rint(x[i] * inverse);
-            } else if (amax == 0) {
-                d[b] = 0;
-                for (int i = first; i < first + block; i++) q[i] = 0;
-            } else {
-                float inverse = -127f / max;
-                d[b] = 1 / inverse;
-                for (int i = first; i < first + block; i++) q[i] = (short) Math.min(127, (int) Math.rint(inverse * x[i]));
+            for (; i < first + block; i++) q[i] = (short) Math.min(127, Math.round(x[i] * inverse));
+        }
+    }
+
+    /**
+     * Looks at x[first, first + block): writes the block's d to {@code d[at]} and returns the
+     * factor that maps x to levels. Q8_0: d = fp16(max|x| / 127), factor 127 / max|x| (before the
+     * fp16 rounding, as ggml). Q8_K: d = -max / 127 for the element of largest magnitude, factor 1 / d.
+     */
+    private float scale(float[] x, int first, boolean vector, float[] d, int at) {
+        float max, min;
+        if (vector) {
+            FloatVector hi = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), lo = FloatVector.broadcast(S, Float.POSITIVE_INFINITY);
+            for (int i = first; i < first + block; i += S.length()) {
+                FloatVector v = FloatVector.fromArray(S, x, i);
+                hi = hi.max(v);
+                lo = lo.min(v);
+            }
+            max = hi.reduceLanes(VectorOperators.MAX);
+            min = lo.reduceLanes(VectorOperators.MIN);
+        } else {
+            max = Float.NEGATIVE_INFINITY;
+            min = Float.POSITIVE_INFINITY;
+            for (int i = first; i < first + block; i++) {
+                max = Math.max(max, x[i]);
+                min = Math.min(min, x[i]);
             }
         }
+        float amax = Math.max(max, -min);
+        if (this == Q8_0) {
+            float scale = amax / 127;
+            d[at] = Float.float16ToFloat(Float.floatToFloat16(scale));
+            return scale != 0 ? 1 / scale : 0;
+        }
+        if (amax == 0) {
+            d[at] = 0;
+            return 0;
+        }
+        float inverse = -127f / (-min > max ? min : max);
+        d[at] = 1 / inverse;
+        return inverse;
+    }
+
+    /** Levels of x[i, i + lanes): round half away from zero, at most 127. */
+    private static jdk.incubator.vector.ShortVector levels(float[] x, int i, float inverse) {
+        FloatVector t = FloatVector.fromArray(S, x, i).mul(inverse);
+        FloatVector half = FloatVector.broadcast(S, 0.5f).blend(-0.5f, t.compare(VectorOperators.LT, 0f));
+        IntVector q = ((IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0)).min(127);
+        return (jdk.incubator.vector.ShortVector) q.convertShape(VectorOperators.I2S, SHORTS, 0);
     }
 }
