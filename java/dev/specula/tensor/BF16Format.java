@@ -58,7 +58,7 @@ final class BF16Format extends BlockFormat {
         for (int end = FLOATS.loopBound(count); i < end; i += LANES) {
             acc = toFloats(w, at + (long) BYTES * i).fma(FloatVector.fromArray(FLOATS, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = LaneSum.of(acc);
         for (; i < count; i++) {
             sum += LittleEndian.bf16(w, at + (long) BYTES * i) * x[xOffset + i];
         }

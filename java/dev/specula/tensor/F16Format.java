@@ -74,7 +74,7 @@ final class F16Format extends BlockFormat {
         for (int end = FLOATS.loopBound(count); i < end; i += LANES) {
             acc = toFloats(w, at + (long) BYTES * i).fma(FloatVector.fromArray(FLOATS, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = LaneSum.of(acc);
         for (; i < count; i++) {
             sum += LittleEndian.f16(w, at + (long) BYTES * i) * x[xOffset + i];
         }

@@ -40,7 +40,7 @@ final class F32Format extends BlockFormat {
             FloatVector wv = FloatVector.fromMemorySegment(FLOATS, w, at + (long) BYTES * i, LittleEndian.ORDER);
             acc = wv.fma(FloatVector.fromArray(FLOATS, x, xOffset + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = LaneSum.of(acc);
         for (; i < count; i++) {
             sum += LittleEndian.f32(w, at + (long) BYTES * i) * x[xOffset + i];
         }

@@ -59,7 +59,7 @@ final class IQ4_NLFormat extends BlockFormat {
             qx = Lanes.accumulate(IQ4Codebook.levels(highNibbles(q)), x, o + CHUNK, qx);
             acc = Lanes.addScaled(qx, LittleEndian.f16(w, at), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**

@@ -81,7 +81,7 @@ final class IQ4_XSFormat extends BlockFormat {
                 acc = Lanes.addScaled(qx, d * scale(w, at, ib), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**

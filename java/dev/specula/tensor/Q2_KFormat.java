@@ -88,7 +88,7 @@ final class Q2_KFormat extends BlockFormat {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /** Simplified ({@link SimpleKQuantizer#withMins}, 4-bit codes), not ggml's {@code quantize_row_q2_K_ref}. */

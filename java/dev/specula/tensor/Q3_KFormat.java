@@ -95,7 +95,7 @@ final class Q3_KFormat extends BlockFormat {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**

@@ -58,7 +58,7 @@ final class Q4_0Format extends BlockFormat implements IntegerBlocks {
             qx = Lanes.accumulate(highNibbles(q).sub((byte) OFFSET), x, o + CHUNK, qx);
             acc = Lanes.addScaled(qx, LittleEndian.f16(w, at), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**

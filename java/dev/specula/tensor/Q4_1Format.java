@@ -62,7 +62,7 @@ final class Q4_1Format extends BlockFormat implements IntegerBlocks {
             acc = Lanes.accumulate(lowNibbles(q), d, m, x, o, acc);
             acc = Lanes.accumulate(highNibbles(q), d, m, x, o + CHUNK, acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /** ggml's {@code quantize_row_q4_1_ref}: the block's [min, max] split into 15 equal steps. */

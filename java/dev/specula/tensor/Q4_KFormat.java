@@ -92,7 +92,7 @@ final class Q4_KFormat extends BlockFormat implements IntegerBlocks {
                 }
             }
         }
-        return lowAcc.add(highAcc).reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(lowAcc.add(highAcc));
     }
 
     /** Simplified ({@link SimpleKQuantizer}), not ggml's {@code quantize_row_q4_K_ref}. */

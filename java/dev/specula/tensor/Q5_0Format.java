@@ -71,7 +71,7 @@ final class Q5_0Format extends BlockFormat {
             qx = Lanes.accumulate(highHalf(q, qh), x, o + CHUNK, qx);
             acc = Lanes.addScaled(qx, LittleEndian.f16(w, at), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /** ggml's {@code quantize_row_q5_0_ref}: as Q4_0's, with d = (largest-magnitude value) / -16. */

@@ -66,7 +66,7 @@ final class Q5_1Format extends BlockFormat {
             acc = Lanes.accumulate(lowNibbles(q).or(FifthBits.lanes(qh)), d, m, x, o, acc);
             acc = Lanes.accumulate(highNibbles(q).or(FifthBits.lanes(qh >>> CHUNK)), d, m, x, o + CHUNK, acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**

@@ -108,7 +108,7 @@ final class Q5_KFormat extends BlockFormat {
                 }
             }
         }
-        return lowAcc.add(highAcc).reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(lowAcc.add(highAcc));
     }
 
     /** Simplified ({@link SimpleKQuantizer}), not ggml's {@code quantize_row_q5_K_ref}. */

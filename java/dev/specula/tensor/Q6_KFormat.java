@@ -123,7 +123,7 @@ final class Q6_KFormat extends BlockFormat implements IntegerBlocks {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /** Simplified ({@link SimpleKQuantizer#symmetric}), not ggml's {@code quantize_row_q6_K_ref}. */

@@ -51,7 +51,7 @@ final class Q8_0Format extends BlockFormat {
             qx = Lanes.accumulate(chunk(w, at + QS + CHUNK), x, o + CHUNK, qx);
             acc = Lanes.addScaled(qx, LittleEndian.f16(w, at), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /** ggml's {@code quantize_row_q8_0_ref}: d = max|x| / 127, q = round(x / d), ties away from zero. */

@@ -1,5 +1,6 @@
 package dev.specula.backend.cpu;
 
+import dev.specula.tensor.LaneSum;
 import dev.specula.gguf.GgufTensor;
 import dev.specula.tensor.TensorFormat;
 import dev.specula.tensor.TensorFormats;
@@ -172,8 +173,8 @@ public final class CpuMatrix {
     /** Reduces the four row sums of one input and adds the columns past the last whole vector. */
     private static void store(float[] out, int at, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
                               float[] w, int cols, float[] x, int tail) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = LaneSum.of(a0), s1 = LaneSum.of(a1);
+        float s2 = LaneSum.of(a2), s3 = LaneSum.of(a3);
         for (int k = tail; k < cols; k++) {
             s0 += w[k] * x[k];
             s1 += w[cols + k] * x[k];

@@ -1,5 +1,6 @@
 package dev.specula.backend.cpu;
 
+import dev.specula.tensor.LaneSum;
 import dev.specula.gguf.GgufTensor;
 import dev.specula.tensor.IntegerBlocks;
 import dev.specula.tensor.TensorFormat;
@@ -184,7 +185,7 @@ final class PackedRows {
             }
             acc = scaleGroup(lo, hi, s0 + g * LANES, g * LANES, in, acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     private float dotBytes(int r, Input in) {
@@ -211,7 +212,7 @@ final class PackedRows {
             acc = lo.fma(FloatVector.fromArray(FLOATS, scale, w0).mul(FloatVector.fromArray(FLOATS, in.scale, x0)), acc);
             acc = hi.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16).mul(FloatVector.fromArray(FLOATS, in.scale, x0 + 16)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSum.of(acc);
     }
 
     /**
