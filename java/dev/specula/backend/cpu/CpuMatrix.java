@@ -151,10 +151,10 @@ public final class CpuMatrix {
             a23 = w2.fma(v, a23);
             a33 = w3.fma(v, a33);
         }
-        store(out[b], at, a00, a10, a20, a30, w, cols, x0, k);
-        store(out[b + 1], at, a01, a11, a21, a31, w, cols, x1, k);
-        store(out[b + 2], at, a02, a12, a22, a32, w, cols, x2, k);
-        store(out[b + 3], at, a03, a13, a23, a33, w, cols, x3, k);
+        store(out[b], at, LaneSum.of(a00), LaneSum.of(a10), LaneSum.of(a20), LaneSum.of(a30), w, cols, x0, k);
+        store(out[b + 1], at, LaneSum.of(a01), LaneSum.of(a11), LaneSum.of(a21), LaneSum.of(a31), w, cols, x1, k);
+        store(out[b + 2], at, LaneSum.of(a02), LaneSum.of(a12), LaneSum.of(a22), LaneSum.of(a32), w, cols, x2, k);
+        store(out[b + 3], at, LaneSum.of(a03), LaneSum.of(a13), LaneSum.of(a23), LaneSum.of(a33), w, cols, x3, k);
     }
 
     private static void tile4x1(float[] w, int cols, float[] x, float[] out, int at) {
@@ -167,14 +167,15 @@ public final class CpuMatrix {
             a2 = FloatVector.fromArray(S, w, 2 * cols + k).fma(v, a2);
             a3 = FloatVector.fromArray(S, w, 3 * cols + k).fma(v, a3);
         }
-        store(out, at, a0, a1, a2, a3, w, cols, x, k);
+        store(out, at, LaneSum.of(a0), LaneSum.of(a1), LaneSum.of(a2), LaneSum.of(a3), w, cols, x, k);
     }
 
-    /** Reduces the four row sums of one input and adds the columns past the last whole vector. */
-    private static void store(float[] out, int at, FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3,
+    /**
+     * Stores the four row sums of one input, adding the columns past the last whole vector. It
+     * takes the sums as floats: vectors passed to a method the JIT does not inline are boxed.
+     */
+    private static void store(float[] out, int at, float s0, float s1, float s2, float s3,
                               float[] w, int cols, float[] x, int tail) {
-        float s0 = LaneSum.of(a0), s1 = LaneSum.of(a1);
-        float s2 = LaneSum.of(a2), s3 = LaneSum.of(a3);
         for (int k = tail; k < cols; k++) {
             s0 += w[k] * x[k];
             s1 += w[cols + k] * x[k];

@@ -42,7 +42,11 @@ class RunCommandTest {
 
     @Test
     void sameSeedSameTextAtTemperature() {
-        String m = TestFiles.model("stories260K-q8_0.gguf").toString();
+        // The F32 model: with quantised weights, activations are rounded to 8 bits, and the JIT's
+        // summation order (interpreted vs compiled, see LaneSum) can move a value to the next
+        // level, so two runs in one JVM may differ there; here a last-bit difference would have
+        // to land within 1e-7 of a sampling boundary.
+        String m = TestFiles.model("stories260K.gguf").toString();
         var a = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "7");
         var b = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "7");
         var c = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "20", "--temp", "1.2", "--seed", "8");
