@@ -38,8 +38,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       the logits from there on move by up to about 0.4 (measured 0.40), the KV cache carrying
  *       it forward. So: every position within {@value #ROUNDING_BOUND}, the top-1 token wherever
  *       llama.cpp's margin exceeds twice that, and the greedy continuation identical up to the
- *       first token where llama.cpp's own margin is below {@value #ROUNDING_BOUND} (all 64 where
- *       there is none).
+ *       first token where llama.cpp's own margin is below twice that (all 64 where there is
+ *       none): a shift of up to the bound in each of two logits cannot reorder them above it.
  * </ul>
  */
 class AllModelsReferenceTest {
@@ -110,7 +110,7 @@ class AllModelsReferenceTest {
                 float[][] step = m.forward(Arrays.copyOf(ref.tokens(), ref.promptLength()), cache, false);
                 for (int i = ref.promptLength(); i < out.length; i++) {
                     // Past a near-tie (for the rounding-sensitive cases) llama.cpp's own choice is a coin flip.
-                    if (!strict && ReferenceLogitsTest.margin(ref.logits()[i - 1]) < ROUNDING_BOUND) break;
+                    if (!strict && ReferenceLogitsTest.margin(ref.logits()[i - 1]) < 2 * ROUNDING_BOUND) break;
                     out[i] = ReferenceLogitsTest.argmax(step[0]);
                     if (out[i] != ref.tokens()[i]) {
                         fail("greedy token " + (i - ref.promptLength()) + " differs: " + out[i] + " vs llama.cpp " + ref.tokens()[i]
