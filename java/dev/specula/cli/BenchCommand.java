@@ -153,7 +153,9 @@ final class BenchCommand implements Callable<Integer> {
      */
     private int speculative(PrintWriter out) {
         SpeculativeDecoder.Options options = draft.options();
-        int n = gen.length == 1 ? gen[0] : 128, t = threads[0];
+        if (gen.length != 1 || gen[0] < 1) throw new UserError("with -md or --lookup, -n takes one positive token count (tg length)");
+        if (threads.length != 1 || flash.length != 1) throw new UserError("with -md or --lookup, give one -t and one -fa value");
+        int n = gen[0], t = threads[0];
         boolean fa = flash[0] != 0;
         Map<String, String> prompts = new LinkedHashMap<>();
         if (specPrompts.isEmpty()) {

@@ -75,6 +75,15 @@ class SpeculativeCommandTest {
         assertTrue(r.out().matches("(?s).*\\| rep +\\| +1 \\| tg16 \\|.*\\| +[0-9.]+x \\|.*\\| yes +\\|.*"), r.out());
     }
 
+    @Test
+    void speculativeBenchRefusesAMissingOrListedGenerationLength() {
+        var r = InfoCommandTest.run("bench", "-m", model(TARGET), "--lookup", "2", "-n", "0");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("-n takes one positive token count"), r.err());
+        r = InfoCommandTest.run("bench", "-m", model(TARGET), "--lookup", "2", "-n", "8,16");
+        assertEquals(1, r.code());
+    }
+
     /** A copy of the draft model whose token {@code id} reads {@code text}. */
     static Path withToken(Path to, int id, String text) throws IOException {
         try (GgufFile f = GgufFile.open(TestFiles.model(DRAFT))) {
