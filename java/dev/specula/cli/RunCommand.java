@@ -154,11 +154,11 @@ final class RunCommand implements Callable<Integer> {
 
     private void complete(Tokenizer tok, Decoding gen, Sampler sampler, String text, PrintWriter out) {
         if (text == null) throw new UserError("run needs a prompt: -p TEXT or -f FILE (or -cnv for chat)");
-        int[] ids = tok.encode(text, true, false);
+        int[] ids = checkFits(tok.encode(text, true, false), gen);
         out.print(text);
         out.flush();
         for (int id : ids) sampler.accept(id);
-        gen.setSequence(checkFits(ids, gen));
+        gen.setSequence(ids);
         StreamingDecoder d = tok.streamingDecoder(false);
         gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
             out.print(d.accept(id));
