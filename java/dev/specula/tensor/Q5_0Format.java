@@ -16,7 +16,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * Q5_0: blocks of 32 weights, 22 bytes: fp16 scale {@code d}, a 32-bit word of fifth bits (bit j
  * for weight j), then 16 bytes of nibbles laid out as in Q4_0; weight = (5-bit value - 16) × d.
  */
-final class Q5_0Format extends BlockFormat {
+final class Q5_0Format extends BlockFormat implements IntegerBlocks {
     private static final int QH = 2;
     private static final int QS = 6;
     private static final int OFFSET = 16;
@@ -97,5 +97,35 @@ final class Q5_0Format extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return true;
+    }
+
+    @Override
+    public int blockLength() {
+        return blockSize;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return OFFSET;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return false;
+    }
+
+    /** q = five-bit value - 16, scale = d, bias 0. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            scale[sOffset + i / blockSize] = LittleEndian.f16(src, at);
+            int qh = FifthBits.word(src, at + QH);
+            for (int j = 0; j < CHUNK; j++) {
+                int b = LittleEndian.u8(src, at + QS + j);
+                q[qOffset + i + j] = (byte) (((b & 0xF) | FifthBits.of(qh, j)) - OFFSET);
+                q[qOffset + i + j + CHUNK] = (byte) (((b >> 4) | FifthBits.of(qh, j + CHUNK)) - OFFSET);
+            }
+        }
     }
 }

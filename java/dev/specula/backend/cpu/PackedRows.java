@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A weight matrix in small-integer blocks (Q4_0, Q4_1, Q4_K, Q6_K: {@link IntegerBlocks}),
+ * A weight matrix in small-integer blocks (Q4_0, Q4_1, Q4_K, Q5_0, Q6_K: {@link IntegerBlocks}),
  * repacked at load for integer matrix-vector products with 8-bit activations.
  *
  * <p>Layout: each row is cut into groups of {@value #LANES} consecutive blocks. Within a group the
@@ -23,11 +23,12 @@ import jdk.incubator.vector.VectorSpecies;
  * dot products then accumulate in 16-bit lanes (one multiply and one add per 32 weights, never
  * overflowing: 4-bit weights give at most 32 × 8 × 127 per lane, 6-bit ones 8 × 32 × 127 before
  * being widened) and are scaled once per block. Four-bit integers are stored as nibbles (position
- * p low, p + half high), six-bit ones as bytes.
+ * p low, p + half high), five- and six-bit ones as bytes.
  *
  * <p>A row's last group is padded with zero blocks (zero scale, zero integers) when the row is
  * not a whole number of groups. The repacked copy costs memory on top of the mapped file: 0.625
- * bytes per weight for 4-bit formats without bias, 0.75 with, 1.25 for Q6_K, plus the padding.
+ * bytes per weight for 4-bit formats without bias, 0.75 with, 1.125 for Q5_0, 1.25 for Q6_K, plus
+ * the padding.
  */
 final class PackedRows {
     /** Blocks per group: the lanes of a 512-bit vector of 16-bit integers. */
