@@ -16,7 +16,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * Q5_1: blocks of 32 weights, 24 bytes: fp16 scale {@code d}, fp16 minimum {@code m}, a 32-bit
  * word of fifth bits, then 16 bytes of nibbles as in Q4_0; weight = 5-bit value × d + m.
  */
-final class Q5_1Format extends BlockFormat {
+final class Q5_1Format extends BlockFormat implements IntegerBlocks {
     private static final int M = 2;
     private static final int QH = 4;
     private static final int QS = 8;
@@ -97,5 +97,37 @@ final class Q5_1Format extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return true;
+    }
+
+    @Override
+    public int blockLength() {
+        return blockSize;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return 16;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return true;
+    }
+
+    /** d × v + m = d × (v - 16) + (m + 16d), v the 5-bit value. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            float d = LittleEndian.f16(src, at), m = LittleEndian.f16(src, at + M);
+            scale[sOffset + i / blockSize] = d;
+            bias[sOffset + i / blockSize] = m + 16 * d;
+            int qh = FifthBits.word(src, at + QH);
+            for (int j = 0; j < CHUNK; j++) {
+                int b = LittleEndian.u8(src, at + QS + j);
+                q[qOffset + i + j] = (byte) (((b & 0xF) | FifthBits.of(qh, j)) - 16);
+                q[qOffset + i + j + CHUNK] = (byte) (((b >> 4) | FifthBits.of(qh, j + CHUNK)) - 16);
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ import static dev.specula.tensor.Lanes.lowNibbles;
  * nibbles laid out as Q4_K's. The fifth bit of weight 64k + l (l < 32) is bit 2k of qh[l], of
  * weight 64k + 32 + l bit 2k+1. Weight = (d × scale) × value - (dmin × min).
  */
-final class Q5_KFormat extends BlockFormat {
+final class Q5_KFormat extends BlockFormat implements IntegerBlocks {
     private static final int DMIN = 2;
     private static final int SCALES = 4;
     private static final int QH = 16;
@@ -139,5 +139,43 @@ final class Q5_KFormat extends BlockFormat {
     @Override
     public boolean quantizesLikeGgml() {
         return false;
+    }
+
+    @Override
+    public int blockLength() {
+        return SUB;
+    }
+
+    @Override
+    public int maxMagnitude() {
+        return FIFTH_BIT_VALUE;
+    }
+
+    @Override
+    public boolean hasBias() {
+        return true;
+    }
+
+    /** Per sub-block of 32: (d × sc) × v - dmin × m = s × (v - 16) + (16s - dmin × m), v the 5-bit value. */
+    @Override
+    public void decode(MemorySegment src, long firstElement, int count, byte[] q, int qOffset, float[] scale, float[] bias, int sOffset) {
+        long at = startByte(firstElement, count, qOffset, q.length);
+        for (int i = 0; i < count; i += blockSize, at += blockBytes) {
+            float d = LittleEndian.f16(src, at), dmin = LittleEndian.f16(src, at + DMIN);
+            int s0 = sOffset + i / SUB;
+            for (int j = 0; j < SUBS; j++) {
+                float sc = d * SixBitScales.scale(src, at + SCALES, j);
+                scale[s0 + j] = sc;
+                bias[s0 + j] = FIFTH_BIT_VALUE * sc - dmin * SixBitScales.min(src, at + SCALES, j);
+            }
+            for (int k = 0; k < SUBS / 2; k++) {
+                for (int l = 0; l < SUB; l++) {
+                    int b = LittleEndian.u8(src, at + QS + SUB * k + l);
+                    int h = LittleEndian.u8(src, at + QH + l);
+                    q[qOffset + i + 2 * SUB * k + l] = (byte) ((b & 0xF) + ((h >> 2 * k & 1) != 0 ? FIFTH_BIT_VALUE : 0) - FIFTH_BIT_VALUE);
+                    q[qOffset + i + 2 * SUB * k + SUB + l] = (byte) ((b >> 4) + ((h >> 2 * k + 1 & 1) != 0 ? FIFTH_BIT_VALUE : 0) - FIFTH_BIT_VALUE);
+                }
+            }
+        }
     }
 }

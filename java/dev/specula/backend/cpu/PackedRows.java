@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A weight matrix in small-integer blocks (Q4_0, Q4_1, Q4_K, Q5_0, Q6_K: {@link IntegerBlocks}),
+ * A weight matrix in small-integer blocks (Q4_0, Q4_1, Q4_K, Q5_0, Q5_1, Q5_K, Q6_K: {@link IntegerBlocks}),
  * repacked at load for integer matrix-vector products with 8-bit activations.
  *
  * <p>Layout: each row is cut into groups of {@value #LANES} consecutive blocks. Within a group the
@@ -27,8 +27,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>A row's last group is padded with zero blocks (zero scale, zero integers) when the row is
  * not a whole number of groups. The repacked copy costs memory on top of the mapped file: 0.625
- * bytes per weight for 4-bit formats without bias, 0.75 with, 1.125 for Q5_0, 1.25 for Q6_K, plus
- * the padding.
+ * bytes per weight for 4-bit formats without bias, 0.75 with, 1.125 for Q5_0, 1.25 for Q5_1,
+ * Q5_K and Q6_K, plus the padding.
  */
 final class PackedRows {
     /** Blocks per group: the lanes of a 512-bit vector of 16-bit integers. */
@@ -80,7 +80,7 @@ final class PackedRows {
         int len = b.blockLength();
         boolean nibbles = b.maxMagnitude() <= 8;
         // The 16-bit sums must not overflow: see the class comment.
-        boolean fits = nibbles ? len * 8 * 127 <= Short.MAX_VALUE && len % 2 == 0 : b.maxMagnitude() <= 32 && len % 8 == 0 && !b.hasBias();
+        boolean fits = nibbles ? len * 8 * 127 <= Short.MAX_VALUE && len % 2 == 0 : b.maxMagnitude() <= 32 && len % 8 == 0;
         int blocksPerRow = cols / len, padded = Math.ceilDiv(blocksPerRow, LANES) * LANES;
         if (!fits || cols % len != 0 || (padded - blocksPerRow) * MAX_PADDING_DENOMINATOR > blocksPerRow) return null;
         long bytes = (long) rows * (padded / LANES) * (nibbles ? len * LANES / 2 : len * LANES);
@@ -212,6 +212,10 @@ final class PackedRows {
             int w0 = s0 + g * LANES, x0 = g * LANES;
             acc = lo.fma(FloatVector.fromArray(FLOATS, scale, w0).mul(FloatVector.fromArray(FLOATS, in.scale, x0)), acc);
             acc = hi.fma(FloatVector.fromArray(FLOATS, scale, w0 + 16).mul(FloatVector.fromArray(FLOATS, in.scale, x0 + 16)), acc);
+            if (bias != null) {
+                acc = FloatVector.fromArray(FLOATS, bias, w0).fma(FloatVector.fromArray(FLOATS, in.sum, x0), acc);
+                acc = FloatVector.fromArray(FLOATS, bias, w0 + 16).fma(FloatVector.fromArray(FLOATS, in.sum, x0 + 16), acc);
+            }
         }
         return LaneSum.of(acc);
     }

@@ -38,7 +38,7 @@ class CpuMatrixTest {
         "Q4_0, 1024, 37, 1, 1", "Q4_0, 1088, 70, 1, 2", "Q4_1, 2048, 33, 1, 2", "Q4_K, 1280, 41, 1, 2", "Q4_K, 1536, 41, 1, 2", "Q4_1, 1536, 9, 1, 1",
         "Q6_K, 768, 19, 1, 1", "Q6_K, 1280, 64, 1, 2", "Q4_0, 768, 20, 1, 2", "Q4_K, 768, 5, 1, 1", "Q6_K, 1536, 3, 1, 1", "Q8_0, 1024, 45, 1, 2", "F16, 100, 9, 1, 2", "F32, 96, 130, 1, 2",
         "Q4_0, 1024, 37, 7, 2", "Q4_K, 512, 10, 9, 2", "Q6_K, 256, 4, 4, 1", "Q8_0, 96, 101, 13, 2", "F32, 70, 6, 5, 2",
-        "BF16, 64, 66, 3, 2", "Q5_K, 256, 12, 2, 2", "IQ4_XS, 256, 8, 1, 2", "Q5_0, 1024, 21, 1, 2", "Q5_0, 768, 9, 1, 1",
+        "BF16, 64, 66, 3, 2", "Q5_K, 256, 12, 2, 2", "IQ4_XS, 256, 8, 1, 2", "Q5_0, 1024, 21, 1, 2", "Q5_0, 768, 9, 1, 1", "Q5_1, 1024, 11, 1, 2", "Q5_K, 1280, 13, 1, 2", "Q5_K, 768, 5, 1, 1",
     })
     void productsMatchTheScalarReference(GgmlType type, int cols, int rows, int batch, int threads) {
         Random rng = new Random(cols * 31L + rows);
@@ -95,7 +95,7 @@ class CpuMatrixTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q5_0"})
+    @CsvSource({"Q4_0", "Q4_1", "Q4_K", "Q6_K", "Q5_0", "Q5_1", "Q5_K"})
     void integerBlockFormatsAreRepackedWhereTheVectorUnitAllows(GgmlType type) {
         assumeTrue(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512 && PackedRows.ENABLED,
                 "integer kernels need 512-bit vectors; this machine runs the file-format path");
