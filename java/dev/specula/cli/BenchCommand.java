@@ -175,28 +175,20 @@ final class BenchCommand implements Callable<Integer> {
                     int[] prompt = tok.encode(e.getValue(), true, false);
                     int ctx = prompt.length + n + options.draftMax() + 2;
                     double[] plain = new double[repetitions], fast = new double[repetitions];
-                    int[] plainText = null, fastText = null;
-                    SpeculativeDecoder last = null;
                     long warmupEnd = System.nanoTime() + warmupMillis * 1_000_000;
-                    for (int r = -Math.max(warmup, 1); r < repetitions; r++) {
-                        Generator g = new Generator(m, new KvCache(c, ctx, KvCache.Precision.F16), 512);
-                        g.setSequence(prompt);
-                        plainText = g.generate(new Sampler(greedy), n, x -> false, x -> {});
-                        SpeculativeDecoder s = new SpeculativeDecoder(m, new KvCache(c, ctx, KvCache.Precision.F16), 512, h.source(), options);
-                        s.setSequence(prompt);
-                        fastText = s.generate(new Sampler(greedy), n, x -> false, x -> {});
-                        if (r < 0) {
-                            if (r == -1 && System.nanoTime() < warmupEnd) r--; // keep warming up the JIT
-                            continue;
-                        }
-                        plain[r] = n / (g.generationNanos / 1e9);
-                        fast[r] = n / (s.generationNanos / 1e9);
-                        last = s;
+                    for (int done = 0; done < Math.max(warmup, 1) || System.nanoTime() < warmupEnd; done++) {
+                        runPair(m, c, ctx, prompt, n, h, options);
+                    }
+                    SpecPair last = null;
+                    for (int r = 0; r < repetitions; r++) {
+                        last = runPair(m, c, ctx, prompt, n, h, options);
+                        plain[r] = n / (last.plain().generationNanos / 1e9);
+                        fast[r] = n / (last.fast().generationNanos / 1e9);
                     }
                     double speedup = median(fast) / median(plain);
                     table.row(e.getKey(), t, "tg" + n, format(plain), format(fast), String.format(Locale.ROOT, "%.2fx", speedup),
-                            last.draftN, last.draftAccepted, String.format(Locale.ROOT, "%.1f %%", 100 * last.acceptanceRate()),
-                            String.format(Locale.ROOT, "%.2f", last.tokensPerRound()), Arrays.equals(plainText, fastText) ? "yes" : "NO");
+                            last.fast().draftN, last.fast().draftAccepted, String.format(Locale.ROOT, "%.1f %%", 100 * last.fast().acceptanceRate()),
+                            String.format(Locale.ROOT, "%.2f", last.fast().tokensPerRound()), Arrays.equals(last.plainText(), last.fastText()) ? "yes" : "NO");
                 }
             }
         }
@@ -206,6 +198,21 @@ final class BenchCommand implements Callable<Integer> {
                 + "; temperature 0");
         table.print(out);
         return 0;
+    }
+
+    private record SpecPair(Generator plain, int[] plainText, SpeculativeDecoder fast, int[] fastText) {}
+
+    /** Greedy generation of n tokens after the prompt, by the target alone and with the draft, each in a fresh cache. */
+    private static SpecPair runPair(CpuTransformer m, ModelConfig c, int ctx, int[] prompt, int n, DraftOptions.Handle h,
+                                    SpeculativeDecoder.Options options) {
+        SamplingParams greedy = SamplingParams.greedy();
+        Generator g = new Generator(m, new KvCache(c, ctx, KvCache.Precision.F16), 512);
+        g.setSequence(prompt);
+        int[] plainText = g.generate(new Sampler(greedy), n, x -> false, x -> {});
+        SpeculativeDecoder s = new SpeculativeDecoder(m, new KvCache(c, ctx, KvCache.Precision.F16), 512, h.source(), options);
+        s.setSequence(prompt);
+        int[] fastText = s.generate(new Sampler(greedy), n, x -> false, x -> {});
+        return new SpecPair(g, plainText, s, fastText);
     }
 
     static double median(double[] v) {

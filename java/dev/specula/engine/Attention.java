@@ -15,21 +15,16 @@ final class Attention {
 
     private Attention() {}
 
-    /**
-     * q[b] holds the query heads of batch entry b (at position startPos + b); out[b] receives the
-     * attention output. Work is split over KV heads, {@code kvHead} selects the one to do.
-     */
-    static void plain(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos) {
-        int n = startPos + q.length;
-        plain(c, cache, layer, kvHead, q, out, startPos, new float[plainScratch(c, n)]);
-    }
-
     /** Floats of scratch {@link #plain} needs for a context of n positions. */
     static int plainScratch(ModelConfig c, int n) {
         return Math.addExact(Math.multiplyExact(2 * n, c.headDim()), n);
     }
 
-    /** As above, with the keys, values and scores in {@code scratch} (at least {@link #plainScratch} floats). */
+    /**
+     * q[b] holds the query heads of batch entry b (at position startPos + b); out[b] receives the
+     * attention output. Work is split over KV heads, {@code kvHead} selects the one to do. Keys,
+     * values and scores go in {@code scratch} (at least {@link #plainScratch} floats).
+     */
     static void plain(ModelConfig c, KvCache cache, int layer, int kvHead, float[][] q, float[][] out, int startPos, float[] scratch) {
         int hd = c.headDim(), group = c.groupSize();
         int n = startPos + q.length;

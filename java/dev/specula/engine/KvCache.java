@@ -79,7 +79,7 @@ public final class KvCache {
 
     /** Copies {@code n} positions' worth of one head's keys starting at {@code pos} into out[pos-local][headDim]. */
     void readKeys(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(keys16 != null ? keys16[layer] : null, keys32 != null ? keys32[layer] : null, pos, n, headOffset, headDim, out);
+        read(keys16 != null ? keys16[layer] : null, keys32 != null ? keys32[layer] : null, pos, n, headOffset, headDim, out, 0);
     }
 
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
@@ -89,10 +89,6 @@ public final class KvCache {
     /** As {@link #readValues(int, int, int, int, int, float[])}, writing from {@code out[outOff]}. */
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {
         read(values16 != null ? values16[layer] : null, values32 != null ? values32[layer] : null, pos, n, headOffset, headDim, out, outOff);
-    }
-
-    private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(half, full, pos, n, headOffset, headDim, out, 0);
     }
 
     private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {

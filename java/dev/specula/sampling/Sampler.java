@@ -77,7 +77,8 @@ public final class Sampler {
         return l;
     }
 
-    static int argmax(float[] l) {
+    /** Index of the largest logit (the first of equals). */
+    public static int argmax(float[] l) {
         int best = 0;
         for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
         return best;

@@ -54,7 +54,7 @@ public final class ModelDraft implements DraftSource {
             if (topProbability(logits) < pMin) break;
             int x;
             if (greedy) {
-                x = argmax(logits);
+                x = Sampler.argmax(logits);
             } else {
                 TokenDistribution d = sampler.distribution(logits);
                 x = d.draw(sampler.nextUniform());
@@ -103,12 +103,6 @@ public final class ModelDraft implements DraftSource {
         double sum = 0;
         for (float v : logits) sum += Math.exp(v - max);
         return (float) (1 / sum);
-    }
-
-    static int argmax(float[] l) {
-        int best = 0;
-        for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
-        return best;
     }
 
     @Override

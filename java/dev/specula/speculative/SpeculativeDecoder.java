@@ -160,7 +160,6 @@ public final class SpeculativeDecoder implements Decoding {
         int n = 0;
         long t0 = System.nanoTime();
         boolean greedy = sampler.params().greedyDecoding();
-        generation:
         while ((maxTokens < 0 || n < maxTokens) && cache.length() < cache.capacity()) {
             int budget = maxTokens < 0 ? Integer.MAX_VALUE : maxTokens - n;
             // The batch [last, proposals...] must fit the cache; proposals past the budget are wasted.
@@ -181,7 +180,7 @@ public final class SpeculativeDecoder implements Decoding {
             draftN += d.size();
 
             int accepted = 0, produced = 0;
-            boolean stop = false;
+            boolean stop = false, ended = false;
             for (int i = 0; i <= d.size() && !stop; i++) {
                 TokenDistribution p = sampler.distribution(rows[i]);
                 int token;
@@ -205,20 +204,17 @@ public final class SpeculativeDecoder implements Decoding {
                 sampler.accept(token);
                 if (n == out.length) out = Arrays.copyOf(out, n * 2);
                 out[n++] = token;
-                if (!isEnd.test(token)) append(token); // as the plain generator: an end token is not part of the sequence
+                ended = isEnd.test(token);
+                if (!ended) append(token); // as the plain generator: an end token is not part of the sequence
                 generatedTokens++;
                 produced++;
                 onToken.accept(token);
                 // A rejected or bonus token ends the round; so do an end token and the budget.
-                stop = !isDraft || isEnd.test(token) || (maxTokens >= 0 && n >= maxTokens);
-                if (isEnd.test(token)) {
-                    cache.truncate(Math.min(cache.length(), length - 1));
-                    if (adaptive != null) adaptive.record(k, d.size(), accepted, produced, draftNanos, verifyNanos);
-                    break generation;
-                }
+                stop = !isDraft || ended || (maxTokens >= 0 && n >= maxTokens);
             }
             cache.truncate(Math.min(cache.length(), length - 1));
             if (adaptive != null) adaptive.record(k, d.size(), accepted, produced, draftNanos, verifyNanos);
+            if (ended) break;
         }
         generationNanos += System.nanoTime() - t0;
         return Arrays.copyOf(out, n);

@@ -155,8 +155,6 @@ public final class CudaLibrary {
             MemorySegment count = a.allocate(I32);
             check((int) handle("specula_device_count").invokeExact(count), "specula_device_count");
             return count.get(I32, 0);
-        } catch (NativeException e) {
-            throw e;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -170,8 +168,6 @@ public final class CudaLibrary {
             long o = DEVICE_INFO.byteOffset(MemoryLayout.PathElement.groupElement("total_memory"));
             return new Device(index, name, info.get(U64, o), info.get(U64, o + 8), info.get(I32, o + 16), info.get(I32, o + 20),
                     info.get(I32, o + 24) != 0, info.get(I32, o + 28), info.get(I32, o + 32) != 0);
-        } catch (NativeException e) {
-            throw e;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -189,8 +185,6 @@ public final class CudaLibrary {
             MemorySegment out = a.allocate(PTR);
             check((int) handle("specula_buffer_alloc").invokeExact(device, bytes, out), "specula_buffer_alloc");
             return new Buffer(this, out.get(PTR, 0), bytes);
-        } catch (NativeException e) {
-            throw e;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -202,8 +196,6 @@ public final class CudaLibrary {
             MemorySegment out = a.allocate(PTR);
             check((int) handle("specula_buffer_register_host").invokeExact(device, host, host.byteSize(), out), "specula_buffer_register_host");
             return new Buffer(this, out.get(PTR, 0), host.byteSize());
-        } catch (NativeException e) {
-            throw e;
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -225,8 +217,6 @@ public final class CudaLibrary {
             try {
                 lib.check((int) lib.handle("specula_buffer_upload").invokeExact(handle, offset, host, host.byteSize(), MemorySegment.NULL),
                         "specula_buffer_upload");
-            } catch (NativeException e) {
-                throw e;
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -236,8 +226,6 @@ public final class CudaLibrary {
             try {
                 lib.check((int) lib.handle("specula_buffer_download").invokeExact(handle, offset, host, host.byteSize(), MemorySegment.NULL),
                         "specula_buffer_download");
-            } catch (NativeException e) {
-                throw e;
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -250,8 +238,6 @@ public final class CudaLibrary {
                 int status = (int) lib.handle("specula_buffer_free").invokeExact(handle);
                 handle = null;
                 lib.check(status, "specula_buffer_free");
-            } catch (NativeException e) {
-                throw e;
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -272,6 +258,7 @@ public final class CudaLibrary {
         if (status != 0) throw new NativeException(status, function + ": " + statusName(status) + ": " + lastError());
     }
 
+    /** Runtime exceptions (a NativeException from check) pass through; checked ones are wrapped. */
     private static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) return r;
         if (t instanceof Error e) throw e;
