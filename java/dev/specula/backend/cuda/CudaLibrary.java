@@ -31,7 +31,7 @@ import java.util.Optional;
 public final class CudaLibrary {
     public static final String FILE_NAME = System.mapLibraryName("specula_cuda");
     /** The ABI version this binding was written for (specula.h's SPECULA_ABI_VERSION). */
-    public static final int ABI_VERSION = 100;
+    public static final int ABI_VERSION = 200;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final AddressLayout PTR = ValueLayout.ADDRESS;
@@ -44,6 +44,19 @@ public final class CudaLibrary {
             U64.withName("total_memory"), U64.withName("free_memory"),
             I32.withName("compute_major"), I32.withName("compute_minor"), I32.withName("integrated"),
             I32.withName("multiprocessors"), I32.withName("can_map_host_memory"), I32.withName("reserved"));
+
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
+
+    /** specula_rope_params. */
+    public static final StructLayout ROPE_PARAMS = MemoryLayout.structLayout(
+            I32.withName("n_tokens"), I32.withName("n_heads"), I32.withName("head_dim"), I32.withName("rope_dim"),
+            I32.withName("mode"), F32.withName("freq_base"), F32.withName("freq_scale"), F32.withName("ext_factor"),
+            F32.withName("attn_factor"), F32.withName("beta_fast"), F32.withName("beta_slow"), I32.withName("n_ctx_orig"));
+
+    /** specula_attention_params. */
+    public static final StructLayout ATTENTION_PARAMS = MemoryLayout.structLayout(
+            I32.withName("n_tokens"), I32.withName("n_heads"), I32.withName("n_kv_heads"), I32.withName("head_dim"),
+            I32.withName("ctx_size"), F32.withName("scale"));
 
     /** Every function of specula.h with its C signature, in header order. */
     static final Map<String, FunctionDescriptor> FUNCTIONS = new LinkedHashMap<>();
@@ -63,6 +76,30 @@ public final class CudaLibrary {
         FUNCTIONS.put("specula_buffer_size", FunctionDescriptor.of(U64, PTR));
         FUNCTIONS.put("specula_buffer_upload", FunctionDescriptor.of(I32, PTR, U64, PTR, U64, PTR));
         FUNCTIONS.put("specula_buffer_download", FunctionDescriptor.of(I32, PTR, U64, PTR, U64, PTR));
+        FUNCTIONS.put("specula_buffer_copy", FunctionDescriptor.of(I32, PTR, U64, PTR, U64, U64, PTR));
+        FUNCTIONS.put("specula_buffer_fill", FunctionDescriptor.of(I32, PTR, U64, U64, I32, PTR));
+        FUNCTIONS.put("specula_event_create", FunctionDescriptor.of(I32, I32, PTR));
+        FUNCTIONS.put("specula_event_record", FunctionDescriptor.of(I32, PTR, PTR));
+        FUNCTIONS.put("specula_event_elapsed", FunctionDescriptor.of(I32, PTR, PTR, PTR));
+        FUNCTIONS.put("specula_event_destroy", FunctionDescriptor.of(I32, PTR));
+        FUNCTIONS.put("specula_type_supported", FunctionDescriptor.of(I32, I32));
+        FUNCTIONS.put("specula_gemv", FunctionDescriptor.of(I32, PTR, I32, PTR, U64, U64, U64, PTR, U64, I32, PTR, U64));
+        FUNCTIONS.put("specula_gemm", FunctionDescriptor.of(I32, PTR, I32, PTR, U64, U64, U64, PTR, U64, I32, PTR, U64));
+        FUNCTIONS.put("specula_rms_norm", FunctionDescriptor.of(I32, PTR, PTR, U64, PTR, U64, PTR, U64, I32, I32, F32));
+        FUNCTIONS.put("specula_add", FunctionDescriptor.of(I32, PTR, PTR, U64, PTR, U64, PTR, U64, U64));
+        FUNCTIONS.put("specula_swiglu", FunctionDescriptor.of(I32, PTR, PTR, U64, PTR, U64, PTR, U64, U64));
+        FUNCTIONS.put("specula_softmax", FunctionDescriptor.of(I32, PTR, PTR, U64, I32, I32, F32));
+        FUNCTIONS.put("specula_embedding", FunctionDescriptor.of(I32, PTR, I32, PTR, U64, U64, I32, PTR, U64, I32, PTR, U64));
+        FUNCTIONS.put("specula_rope", FunctionDescriptor.of(I32, PTR, PTR, PTR, U64, PTR, U64, PTR, U64));
+        FUNCTIONS.put("specula_kv_store", FunctionDescriptor.of(I32, PTR, PTR, U64, PTR, U64, I32, I32, PTR, U64, PTR, U64, I32, PTR, U64));
+        FUNCTIONS.put("specula_flash_attention", FunctionDescriptor.of(I32, PTR, PTR, PTR, U64, PTR, U64, PTR, U64, PTR, U64, PTR, U64));
+        FUNCTIONS.put("specula_attention_plain_scratch", FunctionDescriptor.of(U64, PTR));
+        FUNCTIONS.put("specula_attention_plain", FunctionDescriptor.of(I32, PTR, PTR, PTR, U64, PTR, U64, PTR, U64, PTR, U64, PTR, U64, PTR, U64));
+        FUNCTIONS.put("specula_kernel_errors", FunctionDescriptor.of(I32, I32, PTR));
+        FUNCTIONS.put("specula_graph_begin", FunctionDescriptor.of(I32, PTR));
+        FUNCTIONS.put("specula_graph_end", FunctionDescriptor.of(I32, PTR, PTR));
+        FUNCTIONS.put("specula_graph_launch", FunctionDescriptor.of(I32, PTR, PTR));
+        FUNCTIONS.put("specula_graph_destroy", FunctionDescriptor.of(I32, PTR));
     }
 
     private final Path path;
@@ -201,10 +238,313 @@ public final class CudaLibrary {
         }
     }
 
+    // ---- Streams, events, graphs -------------------------------------------------------------
+
+    public Stream stream(int device) {
+        return new Stream(this, device, create("specula_stream_create", device));
+    }
+
+    public Event event(int device) {
+        return new Event(this, create("specula_event_create", device));
+    }
+
+    private MemorySegment create(String function, int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(PTR);
+            check((int) handle(function).invokeExact(device, out), function);
+            return out.get(PTR, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Calls a {@code int32_t f(handle)} function of the ABI and checks its status. */
+    void call(String function, MemorySegment handle) {
+        try {
+            check((int) handle(function).invokeExact(handle), function);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A queue of work on one device (specula_stream). */
+    public static final class Stream implements AutoCloseable {
+        final CudaLibrary lib;
+        public final int device;
+        MemorySegment handle;
+
+        Stream(CudaLibrary lib, int device, MemorySegment handle) {
+            this.lib = lib;
+            this.device = device;
+            this.handle = handle;
+        }
+
+        public void synchronize() {
+            lib.call("specula_stream_synchronize", handle);
+        }
+
+        /** Starts recording a graph: what is queued from now on is captured, not run. */
+        public void beginGraph() {
+            lib.call("specula_graph_begin", handle);
+        }
+
+        /** Ends recording and returns the graph to replay. */
+        public Graph endGraph() {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment out = a.allocate(PTR);
+                lib.check((int) lib.handle("specula_graph_end").invokeExact(handle, out), "specula_graph_end");
+                return new Graph(lib, out.get(PTR, 0));
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (handle == null) return;
+            MemorySegment h = handle;
+            handle = null;
+            lib.call("specula_stream_destroy", h);
+        }
+    }
+
+    /** A recorded step (specula_graph). */
+    public static final class Graph implements AutoCloseable {
+        private final CudaLibrary lib;
+        private MemorySegment handle;
+
+        Graph(CudaLibrary lib, MemorySegment handle) {
+            this.lib = lib;
+            this.handle = handle;
+        }
+
+        public void launch(Stream stream) {
+            try {
+                lib.check((int) lib.handle("specula_graph_launch").invokeExact(handle, stream.handle), "specula_graph_launch");
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (handle == null) return;
+            MemorySegment h = handle;
+            handle = null;
+            lib.call("specula_graph_destroy", h);
+        }
+    }
+
+    /** A timing mark on a stream (specula_event). */
+    public static final class Event implements AutoCloseable {
+        private final CudaLibrary lib;
+        private MemorySegment handle;
+
+        Event(CudaLibrary lib, MemorySegment handle) {
+            this.lib = lib;
+            this.handle = handle;
+        }
+
+        public void record(Stream stream) {
+            try {
+                lib.check((int) lib.handle("specula_event_record").invokeExact(handle, stream.handle), "specula_event_record");
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** Milliseconds from this event to {@code end} (both recorded; waits for end). */
+        public float millisTo(Event end) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment ms = a.allocate(F32);
+                lib.check((int) lib.handle("specula_event_elapsed").invokeExact(handle, end.handle, ms), "specula_event_elapsed");
+                return ms.get(F32, 0);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        @Override
+        public void close() {
+            if (handle == null) return;
+            MemorySegment h = handle;
+            handle = null;
+            lib.call("specula_event_destroy", h);
+        }
+    }
+
+    // ---- Kernels (specula.h "Kernels"): queued on a stream, data as (buffer, byte offset) ---------
+
+    /** RoPE parameters (specula_rope_params). */
+    public record RopeParams(int nTokens, int nHeads, int headDim, int ropeDim, int mode, float freqBase, float freqScale,
+                             float extFactor, float attnFactor, float betaFast, float betaSlow, int nCtxOrig) {
+        public static final int NORM = 0, NEOX = 2;
+
+        MemorySegment write(Arena a) {
+            MemorySegment m = a.allocate(ROPE_PARAMS);
+            m.set(I32, 0, nTokens);
+            m.set(I32, 4, nHeads);
+            m.set(I32, 8, headDim);
+            m.set(I32, 12, ropeDim);
+            m.set(I32, 16, mode);
+            m.set(F32, 20, freqBase);
+            m.set(F32, 24, freqScale);
+            m.set(F32, 28, extFactor);
+            m.set(F32, 32, attnFactor);
+            m.set(F32, 36, betaFast);
+            m.set(F32, 40, betaSlow);
+            m.set(I32, 44, nCtxOrig);
+            return m;
+        }
+    }
+
+    /** Attention parameters (specula_attention_params). */
+    public record AttentionParams(int nTokens, int nHeads, int nKvHeads, int headDim, int ctxSize, float scale) {
+        MemorySegment write(Arena a) {
+            MemorySegment m = a.allocate(ATTENTION_PARAMS);
+            m.set(I32, 0, nTokens);
+            m.set(I32, 4, nHeads);
+            m.set(I32, 8, nKvHeads);
+            m.set(I32, 12, headDim);
+            m.set(I32, 16, ctxSize);
+            m.set(F32, 20, scale);
+            return m;
+        }
+    }
+
+    private static MemorySegment h(Buffer b) {
+        return b == null ? MemorySegment.NULL : b.handle;
+    }
+
+    public boolean typeSupported(int ggmlType) {
+        try {
+            return (int) handle("specula_type_supported").invokeExact(ggmlType) != 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** y (n x rows) = x (n x cols) times W^T, 1 <= n <= 8, W of GGML type {@code type}. */
+    public void gemv(Stream s, int type, Buffer w, long wOff, long rows, long cols, Buffer x, long xOff, int n, Buffer y, long yOff) {
+        try {
+            check((int) handle("specula_gemv").invokeExact(s.handle, type, h(w), wOff, rows, cols, h(x), xOff, n, h(y), yOff), "specula_gemv");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The same product on tensor cores for batches. */
+    public void gemm(Stream s, int type, Buffer w, long wOff, long rows, long cols, Buffer x, long xOff, int n, Buffer y, long yOff) {
+        try {
+            check((int) handle("specula_gemm").invokeExact(s.handle, type, h(w), wOff, rows, cols, h(x), xOff, n, h(y), yOff), "specula_gemm");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void rmsNorm(Stream s, Buffer x, long xOff, Buffer weight, long wOff, Buffer y, long yOff, int nRows, int dim, float eps) {
+        try {
+            check((int) handle("specula_rms_norm").invokeExact(s.handle, h(x), xOff, h(weight), wOff, h(y), yOff, nRows, dim, eps), "specula_rms_norm");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void add(Stream s, Buffer a, long aOff, Buffer b, long bOff, Buffer y, long yOff, long n) {
+        try {
+            check((int) handle("specula_add").invokeExact(s.handle, h(a), aOff, h(b), bOff, h(y), yOff, n), "specula_add");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void swiglu(Stream s, Buffer gate, long gOff, Buffer up, long uOff, Buffer y, long yOff, long n) {
+        try {
+            check((int) handle("specula_swiglu").invokeExact(s.handle, h(gate), gOff, h(up), uOff, h(y), yOff, n), "specula_swiglu");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void softmax(Stream s, Buffer x, long xOff, int nRows, int nCols, float scale) {
+        try {
+            check((int) handle("specula_softmax").invokeExact(s.handle, h(x), xOff, nRows, nCols, scale), "specula_softmax");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void embedding(Stream s, int type, Buffer table, long tOff, long rows, int dim, Buffer ids, long idsOff, int n, Buffer y, long yOff) {
+        try {
+            check((int) handle("specula_embedding").invokeExact(s.handle, type, h(table), tOff, rows, dim, h(ids), idsOff, n, h(y), yOff),
+                    "specula_embedding");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void rope(Stream s, RopeParams p, Buffer x, long xOff, Buffer positions, long posOff, Buffer freqFactors, long ffOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check((int) handle("specula_rope").invokeExact(s.handle, p.write(a), h(x), xOff, h(positions), posOff, h(freqFactors), ffOff),
+                    "specula_rope");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void kvStore(Stream s, Buffer k, long kOff, Buffer v, long vOff, int nTokens, int kvDim, Buffer cacheK, long ckOff,
+                        Buffer cacheV, long cvOff, int ctxSize, Buffer positions, long posOff) {
+        try {
+            check((int) handle("specula_kv_store").invokeExact(s.handle, h(k), kOff, h(v), vOff, nTokens, kvDim, h(cacheK), ckOff,
+                    h(cacheV), cvOff, ctxSize, h(positions), posOff), "specula_kv_store");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void flashAttention(Stream s, AttentionParams p, Buffer q, long qOff, Buffer cacheK, long ckOff, Buffer cacheV, long cvOff,
+                               Buffer positions, long posOff, Buffer out, long outOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check((int) handle("specula_flash_attention").invokeExact(s.handle, p.write(a), h(q), qOff, h(cacheK), ckOff, h(cacheV), cvOff,
+                    h(positions), posOff, h(out), outOff), "specula_flash_attention");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public long attentionPlainScratch(AttentionParams p) {
+        try (Arena a = Arena.ofConfined()) {
+            return (long) handle("specula_attention_plain_scratch").invokeExact(p.write(a));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void attentionPlain(Stream s, AttentionParams p, Buffer q, long qOff, Buffer cacheK, long ckOff, Buffer cacheV, long cvOff,
+                               Buffer positions, long posOff, Buffer scratch, long scratchOff, Buffer out, long outOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check((int) handle("specula_attention_plain").invokeExact(s.handle, p.write(a), h(q), qOff, h(cacheK), ckOff, h(cacheV), cvOff,
+                    h(positions), posOff, h(scratch), scratchOff, h(out), outOff), "specula_attention_plain");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The sticky in-kernel error bits since the last call (0: none); synchronises the device. */
+    public int kernelErrors(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(I32);
+            check((int) handle("specula_kernel_errors").invokeExact(device, out), "specula_kernel_errors");
+            return out.get(I32, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** A buffer of the C ABI; uploads and downloads are synchronous here. */
     public static final class Buffer implements AutoCloseable {
         private final CudaLibrary lib;
-        private MemorySegment handle;
+        MemorySegment handle;
         public final long bytes;
 
         Buffer(CudaLibrary lib, MemorySegment handle, long bytes) {
@@ -214,18 +554,47 @@ public final class CudaLibrary {
         }
 
         public void upload(long offset, MemorySegment host) {
+            upload(offset, host, null);
+        }
+
+        /** Queues host -> device on {@code stream} (null: synchronous); host must stay valid until the stream syncs. */
+        public void upload(long offset, MemorySegment host, Stream stream) {
             try {
-                lib.check((int) lib.handle("specula_buffer_upload").invokeExact(handle, offset, host, host.byteSize(), MemorySegment.NULL),
-                        "specula_buffer_upload");
+                lib.check((int) lib.handle("specula_buffer_upload").invokeExact(handle, offset, host, host.byteSize(),
+                        stream == null ? MemorySegment.NULL : stream.handle), "specula_buffer_upload");
             } catch (Throwable t) {
                 throw rethrow(t);
             }
         }
 
         public void download(long offset, MemorySegment host) {
+            download(offset, host, null);
+        }
+
+        /** Queues device -> host on {@code stream} (null: synchronous). */
+        public void download(long offset, MemorySegment host, Stream stream) {
             try {
-                lib.check((int) lib.handle("specula_buffer_download").invokeExact(handle, offset, host, host.byteSize(), MemorySegment.NULL),
-                        "specula_buffer_download");
+                lib.check((int) lib.handle("specula_buffer_download").invokeExact(handle, offset, host, host.byteSize(),
+                        stream == null ? MemorySegment.NULL : stream.handle), "specula_buffer_download");
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** Queues a device-to-device copy of {@code bytes} from src at srcOff to this buffer at dstOff. */
+        public void copyFrom(long dstOff, Buffer src, long srcOff, long bytes, Stream stream) {
+            try {
+                lib.check((int) lib.handle("specula_buffer_copy").invokeExact(handle, dstOff, src.handle, srcOff, bytes, stream.handle),
+                        "specula_buffer_copy");
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+        }
+
+        /** Queues setting {@code bytes} from {@code offset} to the byte {@code value}. */
+        public void fill(long offset, long bytes, int value, Stream stream) {
+            try {
+                lib.check((int) lib.handle("specula_buffer_fill").invokeExact(handle, offset, bytes, value, stream.handle), "specula_buffer_fill");
             } catch (Throwable t) {
                 throw rethrow(t);
             }
