@@ -15,7 +15,7 @@ import dev.specula.model.ModelWeights;
  * <p>It owns a {@link ThreadTeam} of {@code threads} threads (the caller included); close it to
  * stop them. Calls must not overlap.
  */
-public final class CpuTransformer implements AutoCloseable {
+public final class CpuTransformer implements Transformer {
     private final ModelConfig c;
     private final ModelWeights w;
     private final CpuMatrix embedding, output;
@@ -54,15 +54,24 @@ public final class CpuTransformer implements AutoCloseable {
         }
     }
 
+    @Override
     public ModelConfig config() {
         return c;
     }
 
-    /**
-     * Runs {@code tokens} at positions {@code cache.length() ...} and returns the logits of every
-     * position ({@code allLogits}) or only of the last one.
-     */
+    @Override
+    public KvCache newCache(int capacity, KvCache.Precision precision) {
+        return new KvCache(c, capacity, precision);
+    }
+
+    @Override
+    public String backendName() {
+        return "CPU";
+    }
+
+    @Override
     public float[][] forward(int[] tokens, KvCache cache, boolean allLogits) {
+        if (!cache.onHost()) throw new IllegalArgumentException("the CPU cannot use a KV cache kept in device memory (made by another backend)");
         int B = tokens.length, dim = c.embeddingLength(), hd = c.headDim();
         int start = cache.length();
         if (start + B > cache.capacity()) {

@@ -9,7 +9,7 @@ import java.util.function.IntPredicate;
  * the KV cache already holds) and samples continuations, timing both phases as llama.cpp does.
  */
 public final class Generator implements Decoding {
-    private final CpuTransformer model;
+    private final Transformer model;
     private final KvCache cache;
     private final int batchSize;
     /** The tokens the cache holds, in history[0, historyLength); grown by doubling. */
@@ -19,7 +19,7 @@ public final class Generator implements Decoding {
 
     public long promptTokens, promptNanos, generatedTokens, generationNanos;
 
-    public Generator(CpuTransformer model, KvCache cache, int batchSize) {
+    public Generator(Transformer model, KvCache cache, int batchSize) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
         this.model = model;
         this.cache = cache;

@@ -6,8 +6,11 @@ import dev.specula.model.ModelConfig;
  * Keys and values of one sequence, per layer and position, in F16 (default, half the memory) or
  * F32. Positions are explicit: entries at or beyond {@link #length()} are garbage, and
  * {@link #truncate} rolls the sequence back (the speculative loop drops rejected drafts with it).
+ *
+ * <p>This class holds the positions and, for the CPU, the storage in host arrays. A GPU backend
+ * keeps its cache in device memory ({@link CudaKvCache}): the same bookkeeping, no host arrays.
  */
-public final class KvCache {
+public sealed class KvCache implements AutoCloseable permits CudaKvCache {
     public enum Precision { F16, F32 }
 
     private final Precision precision;
@@ -35,6 +38,25 @@ public final class KvCache {
             keys16 = values16 = null;
         }
     }
+
+    /** Positions only: the storage is kept elsewhere (device memory) by the subclass. */
+    KvCache(int capacity, Precision precision) {
+        if (capacity <= 0) throw new IllegalArgumentException("context size must be positive, got " + capacity);
+        this.precision = precision;
+        this.capacity = capacity;
+        this.kvDim = 0;
+        keys16 = values16 = null;
+        keys32 = values32 = null;
+    }
+
+    /** True when the keys and values are in this object's host arrays (what the CPU computes with). */
+    boolean onHost() {
+        return keys16 != null || keys32 != null;
+    }
+
+    /** Frees what the cache holds outside the Java heap (nothing, for a host cache). */
+    @Override
+    public void close() {}
 
     public int capacity() {
         return capacity;

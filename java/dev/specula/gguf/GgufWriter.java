@@ -24,7 +24,17 @@ public final class GgufWriter {
     private int version = 3;
     private int alignment = GgufParser.DEFAULT_ALIGNMENT;
 
-    private record PendingTensor(String name, GgmlType type, long[] shape, byte[] data) {}
+    private record PendingTensor(String name, GgmlType type, long[] shape, long bytes, TensorData data) {}
+
+    /**
+     * A tensor's bytes, produced when the file is written: for models too large to hold in
+     * memory (tools/make-model streams billions of weights through this).
+     */
+    @FunctionalInterface
+    public interface TensorData {
+        /** Writes exactly the tensor's bytes to {@code out}. */
+        void writeTo(OutputStream out) throws IOException;
+    }
 
     public GgufWriter version(int version) {
         if (version != 2 && version != 3) throw new IllegalArgumentException("GGUF version " + version);
@@ -76,14 +86,23 @@ public final class GgufWriter {
 
     /** Adds a tensor; {@code data} must hold exactly the bytes its type and shape need. */
     public GgufWriter addTensor(String name, GgmlType type, long[] shape, byte[] data) {
-        long elements = 1;
-        for (long d : shape) elements *= d;
-        if (shape[0] % type.blockSize != 0) throw new IllegalArgumentException(name + ": shape[0] % block size");
-        if (type.bytesFor(elements) != data.length) {
-            throw new IllegalArgumentException(name + ": " + data.length + " bytes given, " + type.bytesFor(elements) + " needed");
-        }
-        tensors.add(new PendingTensor(name, type, shape.clone(), data));
+        long bytes = bytesFor(name, type, shape);
+        if (bytes != data.length) throw new IllegalArgumentException(name + ": " + data.length + " bytes given, " + bytes + " needed");
+        tensors.add(new PendingTensor(name, type, shape.clone(), bytes, out -> out.write(data)));
         return this;
+    }
+
+    /** Adds a tensor whose bytes {@code data} writes when the file is written (checked to be exactly the size its type and shape need). */
+    public GgufWriter addTensor(String name, GgmlType type, long[] shape, TensorData data) {
+        tensors.add(new PendingTensor(name, type, shape.clone(), bytesFor(name, type, shape), data));
+        return this;
+    }
+
+    private static long bytesFor(String name, GgmlType type, long[] shape) {
+        long elements = 1;
+        for (long d : shape) elements = Math.multiplyExact(elements, d);
+        if (shape[0] % type.blockSize != 0) throw new IllegalArgumentException(name + ": shape[0] % block size");
+        return type.bytesFor(elements);
     }
 
     public GgufWriter addF32Tensor(String name, long[] shape, float[] values) {
@@ -128,12 +147,16 @@ public final class GgufWriter {
             out.i32(t.type.id);
             out.i64(offset);
             offsets.add(offset);
-            offset = align(offset + t.data.length);
+            offset = align(offset + t.bytes);
         }
         out.pad(align(out.written) - out.written);
         for (PendingTensor t : tensors) {
-            out.bytes(t.data);
-            out.pad(align(t.data.length) - t.data.length);
+            long before = out.written;
+            t.data.writeTo(out.counting);
+            if (out.written - before != t.bytes) {
+                throw new IllegalStateException(t.name + ": " + (out.written - before) + " bytes written, " + t.bytes + " declared");
+            }
+            out.pad(align(t.bytes) - t.bytes);
         }
         out.flush();
     }
@@ -166,6 +189,20 @@ public final class GgufWriter {
         private final OutputStream out;
         private final byte[] buf = new byte[8];
         long written;
+        /** The same stream for bulk data, counting into {@link #written}. */
+        final OutputStream counting = new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                out.write(b);
+                written++;
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+                written += len;
+            }
+        };
 
         LeOut(OutputStream out) {
             this.out = out;

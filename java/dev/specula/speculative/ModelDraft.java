@@ -1,6 +1,6 @@
 package dev.specula.speculative;
 
-import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.Transformer;
 import dev.specula.engine.KvCache;
 import dev.specula.sampling.Sampler;
 import dev.specula.sampling.SamplingParams;
@@ -18,7 +18,7 @@ import java.util.Arrays;
  * below {@code pMin}, llama.cpp's --draft-p-min.
  */
 public final class ModelDraft implements DraftSource {
-    private final CpuTransformer model;
+    private final Transformer model;
     private final KvCache cache;
     private final Sampler sampler;
     private final boolean greedy;
@@ -30,7 +30,7 @@ public final class ModelDraft implements DraftSource {
     /** Single-token draft steps made and their total time (catch-up batches not counted). */
     private long steps, stepTime;
 
-    public ModelDraft(CpuTransformer model, KvCache cache, SamplingParams targetParams, float pMin) {
+    public ModelDraft(Transformer model, KvCache cache, SamplingParams targetParams, float pMin) {
         this.model = model;
         this.cache = cache;
         SamplingParams p = targetParams;
@@ -112,6 +112,7 @@ public final class ModelDraft implements DraftSource {
 
     @Override
     public void close() {
+        cache.close();
         model.close();
     }
 

@@ -1,6 +1,6 @@
 package dev.specula.speculative;
 
-import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.Transformer;
 import dev.specula.engine.Decoding;
 import dev.specula.engine.KvCache;
 import dev.specula.sampling.Sampler;
@@ -37,7 +37,7 @@ public final class SpeculativeDecoder implements Decoding {
         }
     }
 
-    private final CpuTransformer target;
+    private final Transformer target;
     private final KvCache cache;
     private final int batchSize;
     private final DraftSource draft;
@@ -51,7 +51,7 @@ public final class SpeculativeDecoder implements Decoding {
     /** Proposed tokens that the target checked, those it accepted, and verification rounds. */
     public long draftN, draftAccepted, rounds;
 
-    public SpeculativeDecoder(CpuTransformer target, KvCache cache, int batchSize, DraftSource draft, Options options) {
+    public SpeculativeDecoder(Transformer target, KvCache cache, int batchSize, DraftSource draft, Options options) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
         this.target = target;
         this.cache = cache;

@@ -114,6 +114,14 @@ public final class CudaLibrary {
         }
     }
 
+    /**
+     * Binds the functions {@code lookup} finds (a loaded library, or a stand-in implementing the
+     * ABI, as the tests' host emulation does); {@code path} names it in messages.
+     */
+    static CudaLibrary bind(Path path, SymbolLookup lookup) {
+        return new CudaLibrary(path, lookup);
+    }
+
     /** Where the library is looked for, in order. */
     public static List<Path> candidates() {
         List<Path> out = new ArrayList<>();
@@ -560,8 +568,10 @@ public final class CudaLibrary {
         /** Queues host -> device on {@code stream} (null: synchronous); host must stay valid until the stream syncs. */
         public void upload(long offset, MemorySegment host, Stream stream) {
             try {
-                lib.check((int) lib.handle("specula_buffer_upload").invokeExact(handle, offset, host, host.byteSize(),
-                        stream == null ? MemorySegment.NULL : stream.handle), "specula_buffer_upload");
+                // A conditional inside invokeExact would be typed Object and fail the exact match: a local first.
+                MemorySegment queue = stream == null ? MemorySegment.NULL : stream.handle;
+                lib.check((int) lib.handle("specula_buffer_upload").invokeExact(handle, offset, host, host.byteSize(), queue),
+                        "specula_buffer_upload");
             } catch (Throwable t) {
                 throw rethrow(t);
             }
@@ -574,8 +584,10 @@ public final class CudaLibrary {
         /** Queues device -> host on {@code stream} (null: synchronous). */
         public void download(long offset, MemorySegment host, Stream stream) {
             try {
-                lib.check((int) lib.handle("specula_buffer_download").invokeExact(handle, offset, host, host.byteSize(),
-                        stream == null ? MemorySegment.NULL : stream.handle), "specula_buffer_download");
+                // A conditional inside invokeExact would be typed Object and fail the exact match: a local first.
+                MemorySegment queue = stream == null ? MemorySegment.NULL : stream.handle;
+                lib.check((int) lib.handle("specula_buffer_download").invokeExact(handle, offset, host, host.byteSize(), queue),
+                        "specula_buffer_download");
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -1,0 +1,433 @@
+package dev.specula.engine;
+
+import dev.specula.backend.cuda.CudaLibrary;
+import dev.specula.backend.cuda.CudaLibrary.AttentionParams;
+import dev.specula.backend.cuda.CudaLibrary.Buffer;
+import dev.specula.backend.cuda.CudaLibrary.RopeParams;
+import dev.specula.model.ModelConfig;
+import dev.specula.model.ModelWeights;
+import dev.specula.model.RopeScaling;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The llama / qwen2 / qwen3 forward pass on one CUDA device, step for step the CPU's
+ * ({@link CpuTransformer}) on the kernels of specula.h: the weights are uploaded once as they are
+ * in the file, the F16 KV cache lives in device memory, and activations never leave the device;
+ * only token ids and positions go up and logits come down.
+ *
+ * <ul>
+ *   <li>Batches (prefill, speculative verification) queue the kernels directly, products through
+ *       GEMV up to {@value #GEMV_MAX_BATCH} rows and GEMM (tensor cores) beyond.
+ *   <li>A single-token step is recorded once per cache as a graph and replayed for every token:
+ *       the token id and position are uploaded to device memory first, and every kernel that
+ *       needs them (embedding, RoPE, KV store, attention) reads them from there, so one launch
+ *       runs the whole step. The time each replay takes on the device is measured with events
+ *       ({@link #gpuMillis}).
+ * </ul>
+ *
+ * <p>What specula.h has no kernel for is composed: qwen2's bias add over a batch broadcasts the
+ * bias with doubling device copies, then adds ({@code specula_add} has no broadcast); qwen3's
+ * per-head Q/K norms are {@code specula_rms_norm} over {@code n_tokens x n_heads} rows of one head.
+ */
+public final class CudaTransformer implements Transformer {
+    /** Most rows specula_gemv takes (one pass over the weights for all of them); larger batches use GEMM. */
+    static final int GEMV_MAX_BATCH = 8;
+    /** Head sizes specula_flash_attention takes (specula.h); other models run plain attention. */
+    static final Set<Integer> FLASH_HEAD_DIMS = Set.of(64, 80, 96, 128);
+    private static final long F32 = 4;
+
+    private final CudaLibrary lib;
+    private final int device;
+    private final ModelConfig c;
+    private final CudaWeights w;
+    private final boolean flash;
+    private final CudaLibrary.Stream stream;
+    private final RopeParams ropeQ1, ropeK1;
+    /** Activations of the one-token step (what the recorded graphs address), and of batches (grown on demand). */
+    private final Activations step;
+    private Activations batch;
+    /** Scratch for plain attention over a batch, grown on demand. */
+    private Buffer batchScratch;
+    /** Host memory that uploads read and downloads write: ids and positions, then logits. */
+    private final Arena arena = Arena.ofShared();
+    private MemorySegment staging;
+    private final List<CudaKvCache> caches = new ArrayList<>();
+    private boolean decodeGraphs = true;
+    /** Events around each graph launch, or null where the library has none. */
+    private CudaLibrary.Event launchStart, launchEnd;
+    private long timedSteps;
+    private double gpuMillis;
+
+    /**
+     * Uploads the weights to device {@code device} of {@code lib}. {@code flashAttention} asks for
+     * the FlashAttention kernel; models whose head size it does not take run plain attention
+     * ({@link #flashAttention()} says which runs).
+     */
+    public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention) {
+        this.lib = lib;
+        this.device = device;
+        this.c = config;
+        this.flash = flashAttention && FLASH_HEAD_DIMS.contains(config.headDim());
+        this.w = new CudaWeights(lib, device, config, weights);
+        try {
+            this.stream = lib.stream(device);
+            this.ropeQ1 = rope(1, c.headCount());
+            this.ropeK1 = rope(1, c.headCountKv());
+            this.step = new Activations(1, 1);
+            this.batch = null;
+            this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
+            try {
+                launchStart = lib.event(device);
+                launchEnd = lib.event(device);
+            } catch (CudaLibrary.NativeException e) {
+                launchStart = launchEnd = null; // no timing, everything else the same
+            }
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Device 0 of the CUDA library found by {@link CudaLibrary#load}; an {@link IllegalStateException}
+     * says why when there is none ({@link #unavailable} tells beforehand).
+     */
+    public static CudaTransformer open(ModelConfig config, ModelWeights weights, boolean flashAttention) {
+        CudaLibrary lib = CudaLibrary.load().orElseThrow(() -> new IllegalStateException(noLibrary()));
+        if (lib.deviceCount() == 0) throw new IllegalStateException("no CUDA device: " + lib.lastError());
+        return new CudaTransformer(lib, 0, config, weights, flashAttention);
+    }
+
+    /** Why CUDA cannot run here (no library built, no device, no driver), or null when it can. */
+    public static String unavailable() {
+        try {
+            var lib = CudaLibrary.load();
+            if (lib.isEmpty()) return noLibrary();
+            return lib.get().deviceCount() > 0 ? null : "no CUDA device: " + lib.get().lastError();
+        } catch (RuntimeException | LinkageError e) {
+            return "the CUDA library does not load: " + e.getMessage();
+        }
+    }
+
+    private static String noLibrary() {
+        return "no " + CudaLibrary.FILE_NAME + " (looked for " + CudaLibrary.candidates() + ")";
+    }
+
+    @Override
+    public ModelConfig config() {
+        return c;
+    }
+
+    @Override
+    public String backendName() {
+        return "CUDA" + device;
+    }
+
+    /** Whether FlashAttention runs (asked for, and the model's head size is one the kernel takes). */
+    public boolean flashAttention() {
+        return flash;
+    }
+
+    /** Bytes of device memory the weights take. */
+    public long weightBytes() {
+        return w.bytes;
+    }
+
+    /** Single-token steps replay a recorded graph (the default) or queue their kernels one by one (for comparison). */
+    public void decodeWithGraphs(boolean on) {
+        decodeGraphs = on;
+    }
+
+    /** Graph replays timed since the last {@link #resetTiming} (0 where the library has no events). */
+    public long timedSteps() {
+        return timedSteps;
+    }
+
+    /** Device milliseconds those replays took, measured by events around each launch. */
+    public double gpuMillis() {
+        return gpuMillis;
+    }
+
+    public void resetTiming() {
+        timedSteps = 0;
+        gpuMillis = 0;
+    }
+
+    /** Only F16: specula_kv_store writes F16 rows. */
+    @Override
+    public KvCache newCache(int capacity, KvCache.Precision precision) {
+        if (precision != KvCache.Precision.F16) {
+            throw new IllegalArgumentException("the CUDA backend keeps an F16 KV cache; an " + precision + " cache (-ctk) runs on the CPU only");
+        }
+        if (capacity <= 0) throw new IllegalArgumentException("context size must be positive, got " + capacity);
+        long bytes = CudaKvCache.bytes(c.blockCount(), capacity, c.kvDim());
+        Buffer storage;
+        try {
+            storage = lib.allocate(device, bytes);
+        } catch (CudaLibrary.NativeException e) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "CUDA%d: no room for a KV cache of %d positions (%.2f GiB; the weights take %.2f GiB): lower -c (%s)",
+                    device, capacity, CudaWeights.gib(bytes), CudaWeights.gib(w.bytes), e.getMessage()), e);
+        }
+        CudaKvCache cache = new CudaKvCache(this, storage, capacity, c.kvDim());
+        caches.add(cache);
+        return cache;
+    }
+
+    void forget(CudaKvCache cache) {
+        caches.remove(cache);
+    }
+
+    @Override
+    public float[][] forward(int[] tokens, KvCache kv, boolean allLogits) {
+        if (!(kv instanceof CudaKvCache cache) || cache.owner != this) {
+            throw new IllegalArgumentException("this KV cache was not made by this CUDA transformer (use its newCache)");
+        }
+        int n = tokens.length, start = cache.length();
+        if (n == 0) throw new IllegalArgumentException("no tokens to evaluate");
+        if (start + n > cache.capacity()) {
+            throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start + n) + " positions");
+        }
+        for (int t : tokens) if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " out of range");
+        float[][] logits = n == 1 ? decode(tokens[0], cache) : batch(tokens, cache, allLogits);
+        cache.extend(start + n);
+        return logits;
+    }
+
+    /** One token: replays the cache's recorded step (recording it first), or queues it directly. */
+    private float[][] decode(int token, CudaKvCache cache) {
+        staging.set(ValueLayout.JAVA_INT, 0, token);
+        staging.set(ValueLayout.JAVA_INT, 4, cache.length());
+        // Stream order keeps this upload ahead of the logits' download into the same host memory.
+        step.tokens.upload(0, staging.asSlice(0, 8), stream);
+        prepare(cache);
+        boolean timed = false;
+        if (decodeGraphs) {
+            if (cache.decodeStep == null) cache.decodeStep = record(cache);
+            timed = launchStart != null;
+            if (timed) launchStart.record(stream);
+            cache.decodeStep.launch(stream);
+            if (timed) launchEnd.record(stream);
+        } else {
+            queue(step, cache, 1, false, cache.stepScratch);
+        }
+        float[][] out = download(step, 1);
+        if (timed) {
+            gpuMillis += launchStart.millisTo(launchEnd);
+            timedSteps++;
+        }
+        return out;
+    }
+
+    /** Allocates what a cache's one-token step needs besides the cache itself. */
+    private void prepare(CudaKvCache cache) {
+        if (!flash && cache.stepScratch == null) {
+            cache.stepScratch = lib.allocate(device, Math.max(F32, lib.attentionPlainScratch(attention(1, cache.capacity()))));
+        }
+    }
+
+    private CudaLibrary.Graph record(CudaKvCache cache) {
+        stream.beginGraph();
+        try {
+            queue(step, cache, 1, false, cache.stepScratch);
+        } catch (RuntimeException e) {
+            try {
+                stream.endGraph().close();
+            } catch (RuntimeException ended) {
+                e.addSuppressed(ended);
+            }
+            throw e;
+        }
+        return stream.endGraph();
+    }
+
+    private float[][] batch(int[] tokens, CudaKvCache cache, boolean allLogits) {
+        int n = tokens.length, rows = allLogits ? n : 1;
+        if (batch == null || batch.capacity < n || batch.logitRows < rows) {
+            if (batch != null) batch.close();
+            batch = new Activations(Math.max(n, batch == null ? 0 : batch.capacity), Math.max(rows, batch == null ? 0 : batch.logitRows));
+        }
+        Buffer scratch = null;
+        if (!flash) {
+            long need = Math.max(F32, lib.attentionPlainScratch(attention(n, cache.capacity())));
+            if (batchScratch == null || batchScratch.bytes < need) {
+                if (batchScratch != null) batchScratch.close();
+                batchScratch = null;
+                batchScratch = lib.allocate(device, need);
+            }
+            scratch = batchScratch;
+        }
+        MemorySegment ids = stage(2L * batch.capacity * Integer.BYTES);
+        for (int i = 0; i < n; i++) {
+            ids.set(ValueLayout.JAVA_INT, 4L * i, tokens[i]);
+            ids.set(ValueLayout.JAVA_INT, batch.positionsOffset() + 4L * i, cache.length() + i);
+        }
+        batch.tokens.upload(0, ids, stream);
+        queue(batch, cache, n, allLogits, scratch);
+        float[][] out = download(batch, rows);
+        int errors = lib.kernelErrors(device);
+        if (errors != 0) throw new IllegalStateException("CUDA" + device + ": kernel errors 0x" + Integer.toHexString(errors) + " in a batch of " + n);
+        return out;
+    }
+
+    /** Queues one forward pass of n tokens whose ids and positions are in a.tokens; logits go to a.logits. */
+    private void queue(Activations a, CudaKvCache cache, int n, boolean allLogits, Buffer scratch) {
+        int dim = c.embeddingLength(), hd = c.headDim(), ff = c.feedForwardLength();
+        int heads = c.headCount(), kvHeads = c.headCountKv();
+        float eps = c.rmsEps();
+        long pos = a.positionsOffset();
+        Buffer kv = cache.storage;
+        RopeParams rq = n == 1 ? ropeQ1 : rope(n, heads), rk = n == 1 ? ropeK1 : rope(n, kvHeads);
+        AttentionParams att = attention(n, cache.capacity());
+        CudaWeights.Matrix e = w.embedding;
+        lib.embedding(stream, e.type(), e.buffer(), 0, e.rows(), dim, a.tokens, 0, n, a.x, 0);
+        for (int li = 0; li < c.blockCount(); li++) {
+            CudaWeights.Layer l = w.layers[li];
+            lib.rmsNorm(stream, a.x, 0, l.attnNorm(), 0, a.xb, 0, n, dim, eps);
+            product(l.wq(), a.xb, n, a.q);
+            product(l.wk(), a.xb, n, a.k);
+            product(l.wv(), a.xb, n, a.v);
+            if (l.bq() != null) {
+                addBias(a.q, l.bq(), c.qDim(), n, a.att);
+                addBias(a.k, l.bk(), c.kvDim(), n, a.att);
+                addBias(a.v, l.bv(), c.kvDim(), n, a.att);
+            }
+            if (l.qNorm() != null) {
+                lib.rmsNorm(stream, a.q, 0, l.qNorm(), 0, a.q, 0, n * heads, hd, eps);
+                lib.rmsNorm(stream, a.k, 0, l.kNorm(), 0, a.k, 0, n * kvHeads, hd, eps);
+            }
+            lib.rope(stream, rq, a.q, 0, a.tokens, pos, w.ropeFreqs, 0);
+            lib.rope(stream, rk, a.k, 0, a.tokens, pos, w.ropeFreqs, 0);
+            long kOff = cache.keysOffset(li), vOff = cache.valuesOffset(li);
+            lib.kvStore(stream, a.k, 0, a.v, 0, n, c.kvDim(), kv, kOff, kv, vOff, cache.capacity(), a.tokens, pos);
+            if (flash) lib.flashAttention(stream, att, a.q, 0, kv, kOff, kv, vOff, a.tokens, pos, a.att, 0);
+            else lib.attentionPlain(stream, att, a.q, 0, kv, kOff, kv, vOff, a.tokens, pos, scratch, 0, a.att, 0);
+            product(l.wo(), a.att, n, a.delta);
+            lib.add(stream, a.x, 0, a.delta, 0, a.x, 0, (long) n * dim);
+
+            lib.rmsNorm(stream, a.x, 0, l.ffnNorm(), 0, a.xb, 0, n, dim, eps);
+            product(l.gate(), a.xb, n, a.hg);
+            product(l.up(), a.xb, n, a.hu);
+            lib.swiglu(stream, a.hg, 0, a.hu, 0, a.hg, 0, (long) n * ff);
+            product(l.down(), a.hg, n, a.delta);
+            lib.add(stream, a.x, 0, a.delta, 0, a.x, 0, (long) n * dim);
+        }
+        int first = allLogits ? 0 : n - 1, rows = n - first;
+        lib.rmsNorm(stream, a.x, F32 * first * dim, w.outputNorm, 0, a.xb, 0, rows, dim, eps);
+        product(w.output, a.xb, rows, a.logits);
+    }
+
+    /** y (n x rows) = x (n x cols) W^T: GEMV for a few rows, GEMM beyond. */
+    private void product(CudaWeights.Matrix m, Buffer x, int n, Buffer y) {
+        if (n <= GEMV_MAX_BATCH) lib.gemv(stream, m.type(), m.buffer(), 0, m.rows(), m.cols(), x, 0, n, y, 0);
+        else lib.gemm(stream, m.type(), m.buffer(), 0, m.rows(), m.cols(), x, 0, n, y, 0);
+    }
+
+    /**
+     * y (n x width) += bias on every row. specula_add has no broadcast: for a batch the bias is
+     * copied into {@code scratch} n times by doubling copies (log2 n of them), then added at once.
+     */
+    private void addBias(Buffer y, Buffer bias, int width, int n, Buffer scratch) {
+        if (n == 1) {
+            lib.add(stream, y, 0, bias, 0, y, 0, width);
+            return;
+        }
+        long row = F32 * width;
+        scratch.copyFrom(0, bias, 0, row, stream);
+        for (int have = 1; have < n; have *= 2) {
+            scratch.copyFrom(have * row, scratch, 0, Math.min(have, n - have) * row, stream);
+        }
+        lib.add(stream, y, 0, scratch, 0, y, 0, (long) n * width);
+    }
+
+    private RopeParams rope(int n, int heads) {
+        RopeScaling s = c.ropeScaling();
+        return new RopeParams(n, heads, c.headDim(), c.ropeDims(), c.ropeNeox() ? RopeParams.NEOX : RopeParams.NORM,
+                c.ropeFreqBase(), s.freqScale(), s.extFactor(), s.attnFactor(), s.betaFast(), s.betaSlow(), s.originalContext());
+    }
+
+    private AttentionParams attention(int n, int ctx) {
+        return new AttentionParams(n, c.headCount(), c.headCountKv(), c.headDim(), ctx, (float) (1.0 / Math.sqrt(c.headDim())));
+    }
+
+    /** Queues the logits' download, waits for the stream, and returns them as rows. */
+    private float[][] download(Activations a, int rows) {
+        int vocab = c.vocabSize();
+        MemorySegment host = stage(F32 * rows * vocab);
+        a.logits.download(0, host, stream);
+        stream.synchronize();
+        float[][] out = new float[rows][];
+        for (int r = 0; r < rows; r++) out[r] = host.asSlice(F32 * r * vocab, F32 * vocab).toArray(ValueLayout.JAVA_FLOAT);
+        return out;
+    }
+
+    /** The first {@code bytes} of the staging memory, grown as needed (only after the stream is idle). */
+    private MemorySegment stage(long bytes) {
+        if (staging.byteSize() < bytes) staging = arena.allocate(Math.max(bytes, 2 * staging.byteSize()), 64);
+        return staging.asSlice(0, bytes);
+    }
+
+    @Override
+    public void close() {
+        for (CudaKvCache cache : new ArrayList<>(caches)) cache.close();
+        step.close();
+        if (batch != null) batch.close();
+        if (batchScratch != null) batchScratch.close();
+        if (launchStart != null) launchStart.close();
+        if (launchEnd != null) launchEnd.close();
+        stream.close();
+        w.close();
+        arena.close();
+    }
+
+    /** Device buffers of one forward pass of up to {@code capacity} tokens. */
+    private final class Activations implements AutoCloseable {
+        final int capacity, logitRows;
+        /** ids at [0, 4 capacity), positions at {@link #positionsOffset}, int32. */
+        final Buffer tokens, x, xb, q, k, v, att, hg, hu, delta, logits;
+        private final List<Buffer> all = new ArrayList<>();
+
+        Activations(int capacity, int logitRows) {
+            this.capacity = capacity;
+            this.logitRows = logitRows;
+            try {
+                long n = capacity;
+                tokens = alloc(2 * n * Integer.BYTES);
+                x = alloc(n * c.embeddingLength() * F32);
+                xb = alloc(n * c.embeddingLength() * F32);
+                q = alloc(n * c.qDim() * F32);
+                k = alloc(n * c.kvDim() * F32);
+                v = alloc(n * c.kvDim() * F32);
+                att = alloc(n * Math.max(c.qDim(), c.kvDim()) * F32);
+                hg = alloc(n * c.feedForwardLength() * F32);
+                hu = alloc(n * c.feedForwardLength() * F32);
+                delta = alloc(n * c.embeddingLength() * F32);
+                logits = alloc((long) logitRows * c.vocabSize() * F32);
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        long positionsOffset() {
+            return (long) capacity * Integer.BYTES;
+        }
+
+        private Buffer alloc(long bytes) {
+            Buffer b = lib.allocate(device, bytes);
+            all.add(b);
+            return b;
+        }
+
+        @Override
+        public void close() {
+            for (Buffer b : all) b.close();
+            all.clear();
+        }
+    }
+}

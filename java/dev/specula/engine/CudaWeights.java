@@ -1,0 +1,162 @@
+package dev.specula.engine;
+
+import dev.specula.backend.cuda.CudaLibrary;
+import dev.specula.backend.cuda.CudaLibrary.Buffer;
+import dev.specula.gguf.GgmlType;
+import dev.specula.gguf.GgufTensor;
+import dev.specula.model.ModelConfig;
+import dev.specula.model.ModelWeights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * A model's weights resident in one device's memory, uploaded once and kept as they are in the
+ * file (quantised matrices are never expanded: the kernels dequantise in registers). Norms and
+ * biases, which {@link ModelWeights} holds as floats, go up as F32.
+ *
+ * <p>Every matrix type is checked against the kernels ({@code specula_type_supported}) and the
+ * total size against the device's free memory before anything is allocated, so a model that
+ * cannot run fails at once, naming the tensor or the sizes.
+ */
+final class CudaWeights implements AutoCloseable {
+    /** A {@code rows x cols} weight matrix of GGML type {@code type} on the device, laid out as in the file. */
+    record Matrix(String name, Buffer buffer, int type, long rows, long cols) {}
+
+    /** One layer's tensors; biases (qwen2) and Q/K norms (qwen3) are null where the architecture has none. */
+    record Layer(Buffer attnNorm, Matrix wq, Matrix wk, Matrix wv, Matrix wo, Buffer bq, Buffer bk, Buffer bv,
+                 Buffer qNorm, Buffer kNorm, Buffer ffnNorm, Matrix gate, Matrix up, Matrix down) {}
+
+    final Matrix embedding, output;
+    final Buffer outputNorm;
+    /** rope_freqs.weight (ropeDims/2 floats), or null. */
+    final Buffer ropeFreqs;
+    final Layer[] layers;
+    /** Bytes of device memory the weights take. */
+    final long bytes;
+
+    private final CudaLibrary lib;
+    private final int device;
+    private final List<Buffer> owned = new ArrayList<>();
+    /** Tensors already uploaded (a tied output is the embedding itself). */
+    private final Map<GgufTensor, Matrix> uploaded = new IdentityHashMap<>();
+
+    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w) {
+        this.lib = lib;
+        this.device = device;
+        List<GgufTensor> matrices = matrices(w);
+        checkTypes(lib, matrices);
+        bytes = requiredBytes(c, w, matrices);
+        checkFits(lib, device, bytes);
+        try {
+            embedding = matrix(w.tokenEmbedding);
+            output = matrix(w.output);
+            outputNorm = vector(w.outputNorm);
+            ropeFreqs = w.ropeFreqs == null ? null : vector(w.ropeFreqs);
+            layers = new Layer[c.blockCount()];
+            for (int i = 0; i < layers.length; i++) {
+                ModelWeights.Layer l = w.layers[i];
+                layers[i] = new Layer(vector(l.attnNorm()), matrix(l.wq()), matrix(l.wk()), matrix(l.wv()), matrix(l.wo()),
+                        vector(l.bq()), vector(l.bk()), vector(l.bv()), vector(l.qNorm()), vector(l.kNorm()),
+                        vector(l.ffnNorm()), matrix(l.gate()), matrix(l.up()), matrix(l.down()));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private static List<GgufTensor> matrices(ModelWeights w) {
+        List<GgufTensor> out = new ArrayList<>(List.of(w.tokenEmbedding, w.output));
+        for (ModelWeights.Layer l : w.layers) out.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down()));
+        return out;
+    }
+
+    /** The first matrix of a type the kernels do not take is an error naming it, its type and what they take. */
+    static void checkTypes(CudaLibrary lib, List<GgufTensor> matrices) {
+        for (GgufTensor t : matrices) {
+            if (!lib.typeSupported(t.type().id)) {
+                String supported = java.util.Arrays.stream(GgmlType.values()).filter(x -> lib.typeSupported(x.id))
+                        .map(Enum::name).collect(Collectors.joining(", "));
+                throw new IllegalArgumentException("tensor '" + t.name() + "' has type " + t.type().name()
+                        + ", which the CUDA kernels do not take (they take: " + (supported.isEmpty() ? "none yet" : supported)
+                        + "); run the model on the CPU (--device cpu)");
+            }
+        }
+    }
+
+    private static long requiredBytes(ModelConfig c, ModelWeights w, List<GgufTensor> matrices) {
+        long total = 0;
+        java.util.Set<GgufTensor> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (GgufTensor t : matrices) if (seen.add(t)) total += t.byteSize();
+        long floats = c.embeddingLength() + (w.ropeFreqs == null ? 0 : w.ropeFreqs.length);
+        for (ModelWeights.Layer l : w.layers) {
+            for (float[] v : new float[][] {l.attnNorm(), l.ffnNorm(), l.bq(), l.bk(), l.bv(), l.qNorm(), l.kNorm()}) {
+                if (v != null) floats += v.length;
+            }
+        }
+        return total + 4 * floats;
+    }
+
+    /** Refuses, in one line, weights larger than the device's free memory. */
+    static void checkFits(CudaLibrary lib, int device, long bytes) {
+        CudaLibrary.Device d = lib.device(device);
+        if (bytes > d.freeMemory()) {
+            throw new IllegalStateException(String.format(Locale.ROOT,
+                    "the weights need %.2f GiB but CUDA%d (%s) has %.2f GiB free of %.2f GiB; use a smaller model or the CPU",
+                    gib(bytes), device, d.name(), gib(d.freeMemory()), gib(d.totalMemory())));
+        }
+    }
+
+    static double gib(long bytes) {
+        return bytes / (double) (1L << 30);
+    }
+
+    private Matrix matrix(GgufTensor t) {
+        Matrix m = uploaded.get(t);
+        if (m != null) return m;
+        Buffer b = allocate(t.name(), t.byteSize());
+        MemorySegment data = t.data();
+        if (data.isNative()) {
+            b.upload(0, data);
+        } else {
+            try (Arena a = Arena.ofConfined()) {
+                b.upload(0, a.allocate(data.byteSize()).copyFrom(data));
+            }
+        }
+        m = new Matrix(t.name(), b, t.type().id, t.dim(1), t.dim(0));
+        uploaded.put(t, m);
+        return m;
+    }
+
+    private Buffer vector(float[] values) {
+        if (values == null) return null;
+        Buffer b = allocate("a norm or bias vector", 4L * values.length);
+        try (Arena a = Arena.ofConfined()) {
+            b.upload(0, a.allocateFrom(ValueLayout.JAVA_FLOAT, values));
+        }
+        return b;
+    }
+
+    private Buffer allocate(String what, long n) {
+        try {
+            Buffer b = lib.allocate(device, n);
+            owned.add(b);
+            return b;
+        } catch (CudaLibrary.NativeException e) {
+            throw new IllegalStateException("CUDA" + device + ": cannot allocate " + n + " bytes for " + what + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Buffer b : owned) b.close();
+        owned.clear();
+    }
+}
