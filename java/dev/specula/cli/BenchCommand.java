@@ -1,7 +1,8 @@
 package dev.specula.cli;
 
-import dev.specula.engine.CpuTransformer;
+import dev.specula.engine.CudaTransformer;
 import dev.specula.engine.KvCache;
+import dev.specula.engine.Transformer;
 import dev.specula.gguf.FileType;
 import dev.specula.gguf.GgufFile;
 import dev.specula.model.ModelConfig;
@@ -28,7 +29,9 @@ import picocli.CommandLine.Spec;
 /**
  * {@code specula bench}: llama-bench's pp (prompt processing: one batch of P tokens into an empty
  * cache) and tg (text generation: N tokens decoded one at a time) tests, as a markdown table of
- * tokens/s, median over repetitions with the spread (min..max).
+ * tokens/s, median over repetitions with the spread (min..max). On a GPU ({@code --device cuda})
+ * tg also reports how busy the GPU was: the device time of the replayed decode steps (measured by
+ * events around each graph launch) over the wall time of the decode loop.
  */
 @Command(name = "bench", description = "Measure prompt processing (pp) and generation (tg) speed, like llama-bench.")
 final class BenchCommand implements Callable<Integer> {
@@ -62,6 +65,12 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     DraftOptions draft = new DraftOptions();
 
+    @Mixin
+    DeviceOption device = new DeviceOption();
+
+    /** Whether the table has the GPU-busy column (on a GPU). */
+    private boolean gpuColumn;
+
     @Option(names = "--spec-prompt", paramLabel = "NAME=TEXT",
             description = "with -md or --lookup: a prompt to measure, repeatable (default: a built-in code, maths, story and repetitive prompt)")
     Map<String, String> specPrompts = new LinkedHashMap<>();
@@ -81,23 +90,26 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() {
         if (repetitions < 1) throw new UserError("-r must be at least 1");
         if (!output.equals("md") && !output.equals("jsonl")) throw new UserError("-o must be md or jsonl, not '" + output + "'");
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         if (draft.enabled()) return speculative(out);
         try (GgufFile f = LoadProgress.open(model)) {
             ModelConfig c = ModelConfig.from(f);
             ModelWeights w = new ModelWeights(f, c);
+            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            gpuColumn = backend != DeviceOption.Backend.CPU;
             String name = f.metadata().optString("general.name").orElse(c.architecture());
             String ftype = f.metadata().contains("general.file_type") ? FileType.name(f.metadata().getInt("general.file_type")) : "?";
             String label = name + " " + ftype, size = Units.bytes(f.totalTensorBytes()), params = Units.count(f.totalElements());
-            TextTable table = new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:");
+            TextTable table = gpuColumn ? new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:", "gpu busy:")
+                    : new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:");
             for (int t : threads) {
                 for (int fa : flash) {
-                    try (CpuTransformer m = new CpuTransformer(c, w, t, fa != 0)) {
+                    try (Transformer m = DeviceOption.open(backend, c, w, t, fa != 0, err)) {
                         for (int p : prompt) {
-                            if (p > 0) report(out, table, label, size, params, t, fa, "pp" + p, measure(m, c, p, true));
+                            if (p > 0) report(out, table, label, size, params, m, t, fa, "pp" + p, measure(m, c, p, true));
                         }
                         for (int n : gen) {
-                            if (n > 0) report(out, table, label, size, params, t, fa, "tg" + n, measure(m, c, n, false));
+                            if (n > 0) report(out, table, label, size, params, m, t, fa, "tg" + n, measure(m, c, n, false));
                         }
                     }
                 }
@@ -107,43 +119,68 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void report(PrintWriter out, TextTable table, String label, String size, String params, int threads, int fa, String test, double[] rates) {
+    /** Tokens/s of each repetition, and the GPU's busy share of each tg loop (NaN on the CPU, for pp, or without event timing). */
+    record Rates(double[] tokensPerSecond, double[] gpuBusy) {}
+
+    private void report(PrintWriter out, TextTable table, String label, String size, String params, Transformer m, int threads, int fa,
+                        String test, Rates r) {
+        double[] rates = r.tokensPerSecond();
+        double busy = median(r.gpuBusy());
         if (output.equals("md")) {
-            table.row(label, size, params, "CPU", threads, fa, test, format(rates));
+            if (gpuColumn) {
+                table.row(label, size, params, m.backendName(), threads, fa, test, format(rates),
+                        Double.isNaN(busy) ? "" : String.format(Locale.ROOT, "%.1f %%", 100 * busy));
+            } else {
+                table.row(label, size, params, m.backendName(), threads, fa, test, format(rates));
+            }
             return;
         }
         double min = Arrays.stream(rates).min().orElse(0), max = Arrays.stream(rates).max().orElse(0);
-        out.printf(Locale.ROOT, "{\"model\": \"%s\", \"file\": \"%s\", \"threads\": %d, \"fa\": %d, \"test\": \"%s\", \"median_ts\": %.3f, \"min_ts\": %.3f, \"max_ts\": %.3f}%n",
-                label.replace("\\", "\\\\").replace("\"", "\\\""), model.getFileName().toString().replace("\"", "\\\""), threads, fa, test, median(rates), min, max);
+        out.printf(Locale.ROOT, "{\"model\": \"%s\", \"file\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"fa\": %d, \"test\": \"%s\", \"median_ts\": %.3f, \"min_ts\": %.3f, \"max_ts\": %.3f%s}%n",
+                label.replace("\\", "\\\\").replace("\"", "\\\""), model.getFileName().toString().replace("\"", "\\\""), m.backendName(), threads, fa, test,
+                median(rates), min, max, Double.isNaN(busy) ? "" : String.format(Locale.ROOT, ", \"gpu_busy\": %.4f", busy));
         out.flush();
     }
 
-    /** Tokens/s of each repetition. pp: one batch of n tokens; tg: n single-token steps after BOS. */
-    private double[] measure(CpuTransformer m, ModelConfig c, int n, boolean prefill) {
+    /** pp: one batch of n tokens; tg: n single-token steps after BOS. */
+    private Rates measure(Transformer m, ModelConfig c, int n, boolean prefill) {
         SplittableRandom rnd = new SplittableRandom(n);
         int[] tokens = rnd.ints(n, 0, c.vocabSize()).toArray();
-        double[] rates = new double[repetitions];
-        long warmupEnd = System.nanoTime() + warmupMillis * 1_000_000;
-        for (int done = 0; done < Math.max(warmup, 1) || System.nanoTime() < warmupEnd; done++) {
-            run(m, c, tokens, n, prefill);
+        double[] rates = new double[repetitions], busy = new double[repetitions];
+        try (KvCache cache = m.newCache(n + 1, KvCache.Precision.F16)) {
+            long warmupEnd = System.nanoTime() + warmupMillis * 1_000_000;
+            for (int done = 0; done < Math.max(warmup, 1) || System.nanoTime() < warmupEnd; done++) {
+                run(m, cache, tokens, n, prefill);
+            }
+            for (int r = 0; r < repetitions; r++) {
+                Run run = run(m, cache, tokens, n, prefill);
+                rates[r] = n / run.seconds();
+                busy[r] = run.gpuBusy();
+            }
         }
-        for (int r = 0; r < repetitions; r++) rates[r] = n / run(m, c, tokens, n, prefill);
-        return rates;
+        return new Rates(rates, busy);
     }
 
-    /** Seconds one pp or tg test takes. */
-    private static double run(CpuTransformer m, ModelConfig c, int[] tokens, int n, boolean prefill) {
-        KvCache cache = new KvCache(c, n + 1, KvCache.Precision.F16);
+    /** One test's wall time, and the GPU's busy share of it (NaN where not measured). */
+    private record Run(double seconds, double gpuBusy) {}
+
+    /** One pp or tg test, in {@code cache} emptied first (so a GPU reuses its recorded decode step). */
+    private static Run run(Transformer m, KvCache cache, int[] tokens, int n, boolean prefill) {
+        cache.truncate(0);
+        CudaTransformer gpu = !prefill && m instanceof CudaTransformer g ? g : null;
         long t0;
         if (prefill) {
             t0 = System.nanoTime();
             m.forward(tokens, cache, false);
         } else {
             m.forward(new int[] {tokens[0]}, cache, false);
+            if (gpu != null) gpu.resetTiming();
             t0 = System.nanoTime();
             for (int i = 0; i < n; i++) m.forward(new int[] {tokens[i]}, cache, false);
         }
-        return (System.nanoTime() - t0) / 1e9;
+        long wall = System.nanoTime() - t0;
+        double busy = gpu == null || gpu.timedSteps() == 0 ? Double.NaN : gpu.gpuMillis() * 1e6 / wall;
+        return new Run(wall / 1e9, busy);
     }
 
     /**
@@ -169,8 +206,10 @@ final class BenchCommand implements Callable<Integer> {
             ModelConfig c = ModelConfig.from(f);
             Tokenizer tok = Tokenizer.fromGguf(f);
             SamplingParams greedy = SamplingParams.greedy();
-            try (CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), t, fa);
-                 DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, spec.commandLine().getErr())) {
+            PrintWriter err = spec.commandLine().getErr();
+            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            try (Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), t, fa, err);
+                 DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, backend, err)) {
                 for (Map.Entry<String, String> e : prompts.entrySet()) {
                     int[] prompt = tok.encode(e.getValue(), true, false);
                     int ctx = prompt.length + n + options.draftMax() + 2;
@@ -203,16 +242,18 @@ final class BenchCommand implements Callable<Integer> {
     private record SpecPair(Generator plain, int[] plainText, SpeculativeDecoder fast, int[] fastText) {}
 
     /** Greedy generation of n tokens after the prompt, by the target alone and with the draft, each in a fresh cache. */
-    private static SpecPair runPair(CpuTransformer m, ModelConfig c, int ctx, int[] prompt, int n, DraftOptions.Handle h,
+    private static SpecPair runPair(Transformer m, ModelConfig c, int ctx, int[] prompt, int n, DraftOptions.Handle h,
                                     SpeculativeDecoder.Options options) {
         SamplingParams greedy = SamplingParams.greedy();
-        Generator g = new Generator(m, new KvCache(c, ctx, KvCache.Precision.F16), 512);
-        g.setSequence(prompt);
-        int[] plainText = g.generate(new Sampler(greedy), n, x -> false, x -> {});
-        SpeculativeDecoder s = new SpeculativeDecoder(m, new KvCache(c, ctx, KvCache.Precision.F16), 512, h.source(), options);
-        s.setSequence(prompt);
-        int[] fastText = s.generate(new Sampler(greedy), n, x -> false, x -> {});
-        return new SpecPair(g, plainText, s, fastText);
+        try (KvCache plainCache = m.newCache(ctx, KvCache.Precision.F16); KvCache fastCache = m.newCache(ctx, KvCache.Precision.F16)) {
+            Generator g = new Generator(m, plainCache, 512);
+            g.setSequence(prompt);
+            int[] plainText = g.generate(new Sampler(greedy), n, x -> false, x -> {});
+            SpeculativeDecoder s = new SpeculativeDecoder(m, fastCache, 512, h.source(), options);
+            s.setSequence(prompt);
+            int[] fastText = s.generate(new Sampler(greedy), n, x -> false, x -> {});
+            return new SpecPair(g, plainText, s, fastText);
+        }
     }
 
     static double median(double[] v) {

@@ -1,7 +1,7 @@
 package dev.specula.cli;
 
-import dev.specula.engine.CpuTransformer;
 import dev.specula.engine.KvCache;
+import dev.specula.engine.Transformer;
 import dev.specula.gguf.GgufFile;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
@@ -53,10 +53,10 @@ final class DraftOptions {
     /**
      * Opens the draft source; the returned handle closes the draft file with it. A draft whose
      * vocabulary differs from the target's is a one-line error naming the first difference,
-     * unless --spec-allow-mismatch.
+     * unless --spec-allow-mismatch. The draft runs where the target does ({@code backend}).
      */
     Handle open(Tokenizer targetTokenizer, int targetContext, int threads, boolean flash, KvCache.Precision precision,
-                SamplingParams params, PrintWriter err) {
+                SamplingParams params, DeviceOption.Backend backend, PrintWriter err) {
         if (draftModel != null && lookup > 0) throw new UserError("give a draft model (-md) or --lookup, not both");
         if (lookup > 0) return new Handle(new PromptLookup(lookup), null);
         GgufFile f = LoadProgress.open(draftModel);
@@ -69,8 +69,14 @@ final class DraftOptions {
                         + " (--spec-allow-mismatch translates through text)");
             }
             int ctx = draftContext > 0 ? draftContext : targetContext;
-            CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash);
-            ModelDraft draft = new ModelDraft(m, new KvCache(c, ctx, precision), params, draftPMin);
+            Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);
+            ModelDraft draft;
+            try {
+                draft = new ModelDraft(m, m.newCache(ctx, precision), params, draftPMin);
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
             if (mismatch == null) return new Handle(draft, f);
             err.println(String.format(Locale.ROOT, "specula: draft vocabulary differs (%s); translating through text", mismatch));
             return new Handle(new TextBridgeDraft(draft, targetTokenizer, draftTokenizer), f);

@@ -1,9 +1,9 @@
 package dev.specula.cli;
 
-import dev.specula.engine.CpuTransformer;
 import dev.specula.engine.Decoding;
 import dev.specula.engine.Generator;
 import dev.specula.engine.KvCache;
+import dev.specula.engine.Transformer;
 import dev.specula.gguf.GgufFile;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
@@ -35,7 +35,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code specula run}: generate text from a prompt (or chat), streaming tokens as they come. */
-@Command(name = "run", description = "Generate text with a GGUF model on the CPU (llama.cpp-compatible flags).")
+@Command(name = "run", description = "Generate text with a GGUF model on the CPU or a GPU (llama.cpp-compatible flags).")
 final class RunCommand implements Callable<Integer> {
     /** llama.cpp's default context when -c is not given (0 means the model's own). */
     static final int DEFAULT_CONTEXT = 4096;
@@ -87,6 +87,8 @@ final class RunCommand implements Callable<Integer> {
     boolean chatmlFallback;
     @Mixin
     DraftOptions draft = new DraftOptions();
+    @Mixin
+    DeviceOption device = new DeviceOption();
 
     /**
      * Where chat mode reads the user's lines. Null (the default): standard input, and the chat is
@@ -128,10 +130,15 @@ final class RunCommand implements Callable<Integer> {
             Tokenizer tok = Tokenizer.fromGguf(f);
             int ctx = context == 0 ? c.contextLength() : context;
             if (ctx < 1) throw new UserError("-c must be positive (or 0 for the model's " + c.contextLength() + ")");
-            try (CpuTransformer m = new CpuTransformer(c, new ModelWeights(f, c), threads, fa);
-                 DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, err) : null) {
-                Decoding gen = h == null ? new Generator(m, new KvCache(c, ctx, precision), batch)
-                        : new SpeculativeDecoder(m, new KvCache(c, ctx, precision), batch, h.source(), draft.options());
+            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            if (precision != KvCache.Precision.F16 && backend != DeviceOption.Backend.CPU) {
+                throw new UserError("-ctk " + cacheType + ": the GPU keeps an F16 KV cache (f32 runs on the CPU only)");
+            }
+            try (Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), threads, fa, err);
+                 KvCache cache = m.newCache(ctx, precision);
+                 DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, backend, err) : null) {
+                Decoding gen = h == null ? new Generator(m, cache, batch)
+                        : new SpeculativeDecoder(m, cache, batch, h.source(), draft.options());
                 Sampler sampler = new Sampler(params);
                 if (chat) chat(f, tok, gen, sampler, text, out, err);
                 else complete(tok, gen, sampler, text, out);

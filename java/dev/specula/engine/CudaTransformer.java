@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -98,7 +99,12 @@ public final class CudaTransformer implements Transformer {
      * says why when there is none ({@link #unavailable} tells beforehand).
      */
     public static CudaTransformer open(ModelConfig config, ModelWeights weights, boolean flashAttention) {
-        CudaLibrary lib = CudaLibrary.load().orElseThrow(() -> new IllegalStateException(noLibrary()));
+        return open(CudaLibrary.load(), config, weights, flashAttention);
+    }
+
+    /** Device 0 of {@code library} (empty: none was found). */
+    public static CudaTransformer open(Optional<CudaLibrary> library, ModelConfig config, ModelWeights weights, boolean flashAttention) {
+        CudaLibrary lib = library.orElseThrow(() -> new IllegalStateException(noLibrary()));
         if (lib.deviceCount() == 0) throw new IllegalStateException("no CUDA device: " + lib.lastError());
         return new CudaTransformer(lib, 0, config, weights, flashAttention);
     }
@@ -106,12 +112,16 @@ public final class CudaTransformer implements Transformer {
     /** Why CUDA cannot run here (no library built, no device, no driver), or null when it can. */
     public static String unavailable() {
         try {
-            var lib = CudaLibrary.load();
-            if (lib.isEmpty()) return noLibrary();
-            return lib.get().deviceCount() > 0 ? null : "no CUDA device: " + lib.get().lastError();
+            return unavailable(CudaLibrary.load());
         } catch (RuntimeException | LinkageError e) {
             return "the CUDA library does not load: " + e.getMessage();
         }
+    }
+
+    /** Why {@code library} cannot run a model (none found, no device), or null when it can. */
+    public static String unavailable(Optional<CudaLibrary> library) {
+        if (library.isEmpty()) return noLibrary();
+        return library.get().deviceCount() > 0 ? null : "no CUDA device: " + library.get().lastError();
     }
 
     private static String noLibrary() {

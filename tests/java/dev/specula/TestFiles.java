@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Locates the shared test data (../shared beside the repository root). */
+/** Locates the shared test data (../shared beside the repository root, or $SPECULA_SHARED). */
 public final class TestFiles {
     private TestFiles() {}
 
@@ -14,7 +14,10 @@ public final class TestFiles {
         return Path.of("").toAbsolutePath();
     }
 
+    /** ../shared, or the folder {@code SPECULA_SHARED} names (tools/gpu-suite carries the models to a GPU machine). */
     public static Path shared() {
+        String env = System.getenv("SPECULA_SHARED");
+        if (env != null && !env.isBlank()) return repoRoot().resolve(env).normalize();
         return repoRoot().resolve("../shared").normalize();
     }
 

@@ -22,7 +22,7 @@ class BenchCommandTest {
         assertEquals(0, r.code(), r.err());
         var lines = r.out().lines().toList();
         assertEquals(2, lines.size(), r.out());
-        assertTrue(lines.get(0).matches("\\{\"model\": \".*Q8_0\", \"file\": \"stories260K-q8_0.gguf\", \"threads\": 2, \"fa\": 0, "
+        assertTrue(lines.get(0).matches("\\{\"model\": \".*Q8_0\", \"file\": \"stories260K-q8_0.gguf\", \"backend\": \"CPU\", \"threads\": 2, \"fa\": 0, "
                 + "\"test\": \"pp8\", \"median_ts\": [0-9.]+, \"min_ts\": [0-9.]+, \"max_ts\": [0-9.]+\\}"), lines.get(0));
         assertTrue(lines.get(1).contains("\"test\": \"tg2\""), lines.get(1));
     }
