@@ -74,48 +74,39 @@ public final class CudaTransformer implements Transformer {
         this.device = device;
         this.c = config;
         this.flash = flashAttention && FLASH_HEAD_DIMS.contains(config.headDim());
-        this.w = new CudaWeights(lib, device, config, weights);
+        this.ropeQ1 = rope(1, c.headCount());
+        this.ropeK1 = rope(1, c.headCountKv());
+        this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
+        try {
+            this.w = new CudaWeights(lib, device, config, weights);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
         try {
             this.stream = lib.stream(device);
-            this.ropeQ1 = rope(1, c.headCount());
-            this.ropeK1 = rope(1, c.headCountKv());
             this.step = new Activations(1, 1);
-            this.batch = null;
-            this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
             try {
                 launchStart = lib.event(device);
                 launchEnd = lib.event(device);
             } catch (CudaLibrary.NativeException e) {
+                if (launchStart != null) launchStart.close();
                 launchStart = launchEnd = null; // no timing, everything else the same
             }
         } catch (RuntimeException e) {
-            w.close();
+            close(); // what was made so far (close skips what was not)
             throw e;
         }
     }
 
     /**
-     * Device 0 of the CUDA library found by {@link CudaLibrary#load}; an {@link IllegalStateException}
-     * says why when there is none ({@link #unavailable} tells beforehand).
+     * On device 0 of {@code library} (usually {@link CudaLibrary#load}; empty: none was found); an
+     * {@link IllegalStateException} says why when there is no device ({@link #unavailable} tells beforehand).
      */
-    public static CudaTransformer open(ModelConfig config, ModelWeights weights, boolean flashAttention) {
-        return open(CudaLibrary.load(), config, weights, flashAttention);
-    }
-
-    /** Device 0 of {@code library} (empty: none was found). */
     public static CudaTransformer open(Optional<CudaLibrary> library, ModelConfig config, ModelWeights weights, boolean flashAttention) {
         CudaLibrary lib = library.orElseThrow(() -> new IllegalStateException(noLibrary()));
         if (lib.deviceCount() == 0) throw new IllegalStateException("no CUDA device: " + lib.lastError());
         return new CudaTransformer(lib, 0, config, weights, flashAttention);
-    }
-
-    /** Why CUDA cannot run here (no library built, no device, no driver), or null when it can. */
-    public static String unavailable() {
-        try {
-            return unavailable(CudaLibrary.load());
-        } catch (RuntimeException | LinkageError e) {
-            return "the CUDA library does not load: " + e.getMessage();
-        }
     }
 
     /** Why {@code library} cannot run a model (none found, no device), or null when it can. */
@@ -259,15 +250,21 @@ public final class CudaTransformer implements Transformer {
     private float[][] batch(int[] tokens, CudaKvCache cache, boolean allLogits) {
         int n = tokens.length, rows = allLogits ? n : 1;
         if (batch == null || batch.capacity < n || batch.logitRows < rows) {
-            if (batch != null) batch.close();
-            batch = new Activations(Math.max(n, batch == null ? 0 : batch.capacity), Math.max(rows, batch == null ? 0 : batch.logitRows));
+            int capacity = n, logitRows = rows;
+            if (batch != null) {
+                capacity = Math.max(capacity, batch.capacity);
+                logitRows = Math.max(logitRows, batch.logitRows);
+                batch.close();
+                batch = null;
+            }
+            batch = new Activations(capacity, logitRows);
         }
         Buffer scratch = null;
         if (!flash) {
             long need = Math.max(F32, lib.attentionPlainScratch(attention(n, cache.capacity())));
             if (batchScratch == null || batchScratch.bytes < need) {
                 if (batchScratch != null) batchScratch.close();
-                batchScratch = null;
+                batchScratch = null; // not a freed buffer, should the allocation fail
                 batchScratch = lib.allocate(device, need);
             }
             scratch = batchScratch;
@@ -382,17 +379,20 @@ public final class CudaTransformer implements Transformer {
         return staging.asSlice(0, bytes);
     }
 
+    /** Frees everything on the device, the caches this transformer made included. Safe to call again. */
     @Override
     public void close() {
         for (CudaKvCache cache : new ArrayList<>(caches)) cache.close();
-        step.close();
-        if (batch != null) batch.close();
-        if (batchScratch != null) batchScratch.close();
-        if (launchStart != null) launchStart.close();
-        if (launchEnd != null) launchEnd.close();
-        stream.close();
-        w.close();
-        arena.close();
+        for (AutoCloseable r : new AutoCloseable[] {step, batch, batchScratch, launchStart, launchEnd, stream, w}) {
+            try {
+                if (r != null) r.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing " + backendName() + ": " + e.getMessage(), e);
+            }
+        }
+        batch = null;
+        batchScratch = null;
+        if (arena.scope().isAlive()) arena.close();
     }
 
     /** Device buffers of one forward pass of up to {@code capacity} tokens. */

@@ -122,6 +122,22 @@ class GgufRoundTripTest {
     }
 
     @Test
+    void streamedTensorDataIsWrittenWhereItsInfoSaysAndItsSizeIsChecked(@TempDir Path dir) throws IOException {
+        Path p = dir.resolve("streamed.gguf");
+        new GgufWriter().putString("general.architecture", "llama")
+                .addTensor("a", GgmlType.F32, new long[] {3}, out -> out.write(new byte[] {0, 0, (byte) 0x80, 0x3F, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40}))
+                .addTensor("b", GgmlType.F32, new long[] {1}, out -> out.write(new byte[] {0, 0, (byte) 0x80, (byte) 0xBF}))
+                .write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            assertArrayEquals(new float[] {1, 2, 3}, f.requireTensor("a").data().toArray(ValueLayout.JAVA_FLOAT.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN)));
+            assertEquals(-1f, f.requireTensor("b").data().get(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0));
+        }
+        var short_ = new GgufWriter().addTensor("c", GgmlType.F32, new long[] {2}, out -> out.write(new byte[4]));
+        var e = assertThrows(IllegalStateException.class, () -> short_.write(dir.resolve("short.gguf")));
+        assertEquals("c: 4 bytes written, 8 declared", e.getMessage());
+    }
+
+    @Test
     void tensorViewsAreReadOnly() throws IOException {
         Path p = tmp.resolve("ro.gguf");
         new GgufWriter().addF32Tensor("a", new long[] {4}, new float[4]).write(p);
