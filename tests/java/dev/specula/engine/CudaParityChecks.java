@@ -215,6 +215,7 @@ abstract class CudaParityChecks {
                 a = p.gpu().forward(new int[] {next}, replayed, false)[0];
                 p.gpu().decodeWithGraphs(false);
                 b = p.gpu().forward(new int[] {next}, direct, false)[0];
+                // Bit for bit: the same kernels on the same data (a kernel that sums in a racing order fails here).
                 assertArrayEquals(b, a, 0f, "step " + i);
             }
             assertEquals(16, p.gpu().timedSteps(), "every replay timed");
