@@ -77,7 +77,7 @@ final class DeviceOption {
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new UserError(e.getMessage());
         }
-        err.printf(Locale.ROOT, "specula: %s: %.2f GiB of weights on the GPU%s%n", t.backendName(), t.weightBytes() / (double) (1L << 30),
+        err.printf(Locale.ROOT, "specula: %s (%s): %s of weights on the GPU%s%n", t.backendName(), t.deviceName(), Units.bytes(t.weightBytes()),
                 flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
                         + c.headDim() + ": plain attention" : "");
         err.flush();

@@ -44,6 +44,7 @@ public final class CudaTransformer implements Transformer {
 
     private final CudaLibrary lib;
     private final int device;
+    private final String deviceName;
     private final ModelConfig c;
     private final CudaWeights w;
     private final boolean flash;
@@ -72,6 +73,7 @@ public final class CudaTransformer implements Transformer {
     public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention) {
         this.lib = lib;
         this.device = device;
+        this.deviceName = lib.device(device).name();
         this.c = config;
         this.flash = flashAttention && FLASH_HEAD_DIMS.contains(config.headDim());
         this.ropeQ1 = rope(1, c.headCount());
@@ -127,6 +129,11 @@ public final class CudaTransformer implements Transformer {
     @Override
     public String backendName() {
         return "CUDA" + device;
+    }
+
+    /** The GPU's name, as the driver reports it. */
+    public String deviceName() {
+        return deviceName;
     }
 
     /** Whether FlashAttention runs (asked for, and the model's head size is one the kernel takes). */

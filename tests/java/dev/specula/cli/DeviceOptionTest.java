@@ -68,7 +68,7 @@ class DeviceOptionTest {
         var gpu = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "--device", "cuda");
         assertEquals(0, gpu.code(), gpu.err());
         assertEquals(cpu.out(), gpu.out());
-        assertTrue(gpu.err().contains("specula: CUDA0: 0.00 GiB of weights on the GPU"), gpu.err());
+        assertTrue(gpu.err().contains("specula: CUDA0 (Specula host emulation of specula.h): 1.13 MiB of weights on the GPU"), gpu.err());
         var f32 = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "4", "--device", "cuda", "-ctk", "f32");
         assertEquals(1, f32.code());
         assertTrue(f32.err().contains("-ctk f32: the GPU keeps an F16 KV cache"), f32.err());
@@ -80,7 +80,7 @@ class DeviceOptionTest {
         String m = TestFiles.model("stories260K.gguf").toString(), d = TestFiles.model("stories260K-draft-4layer-f32.gguf").toString();
         var r = InfoCommandTest.run("run", "-m", m, "-md", d, "-p", "Once upon a time", "-n", "24", "--temp", "0", "--device", "cuda");
         assertEquals(0, r.code(), r.err());
-        assertEquals(2, r.err().lines().filter(l -> l.startsWith("specula: CUDA0:")).count(), r.err());
+        assertEquals(2, r.err().lines().filter(l -> l.startsWith("specula: CUDA0 (")).count(), r.err());
         assertTrue(r.err().contains("draft_n_accepted"), r.err());
     }
 
