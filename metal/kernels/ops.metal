@@ -209,16 +209,10 @@ kernel void attn_output(constant specula_attention_args &a [[buffer(0)]],
     out[((ulong)t * a.n_heads + h) * D + d] = acc;
 }
 
-// Byte copy and fill for ranges the blit encoder cannot take (not multiples of 4 bytes).
+// Byte copy for ranges the blit encoder cannot take (not multiples of 4 bytes).
 kernel void copy_bytes(constant specula_elementwise_args &a [[buffer(0)]],
                        device const uchar *src [[buffer(1)]],
                        device uchar *dst [[buffer(2)]],
                        uint i [[thread_position_in_grid]]) {
     if (int(i) < a.n) dst[i] = src[i];
-}
-
-kernel void fill_bytes(constant specula_fill_args &a [[buffer(0)]],
-                       device uchar *dst [[buffer(1)]],
-                       uint i [[thread_position_in_grid]]) {
-    if (int(i) < a.n) dst[i] = uchar(a.value);
 }

@@ -69,16 +69,10 @@ typedef struct specula_rms_norm_args {
     float eps;
 } specula_rms_norm_args;
 
-/* add, swiglu (n elements; the host splits n above 2^31 into several dispatches). */
+/* add, swiglu, copy_bytes: n elements (below 2^31). */
 typedef struct specula_elementwise_args {
     int32_t n;
 } specula_elementwise_args;
-
-/* fill_bytes: n bytes set to value (0..255). */
-typedef struct specula_fill_args {
-    int32_t n;
-    uint32_t value;
-} specula_fill_args;
 
 typedef struct specula_softmax_args {
     int32_t n_rows;

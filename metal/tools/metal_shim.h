@@ -29,7 +29,18 @@
 #define INFINITY __builtin_huge_valf()
 #define MAXHALF ((half)65504.0f)
 
-typedef _Float16 half;
+#if defined(__FLT16_MAX__)
+typedef _Float16 half; /* clang 15+ on x86-64 */
+#define SPECULA_SHIM_HALF_VECTORS 1
+#else
+/* Older clang has no _Float16 here: a 16-bit type that converts to and from float (declared only). */
+struct half {
+    unsigned short bits;
+    half() = default;
+    half(float);
+    operator float() const;
+};
+#endif
 typedef unsigned char uchar;
 typedef unsigned short ushort;
 typedef unsigned int uint;
@@ -40,7 +51,9 @@ typedef unsigned long ulong;
     typedef T T##3 __attribute__((ext_vector_type(3)));           \
     typedef T T##4 __attribute__((ext_vector_type(4)));
 SPECULA_SHIM_VECTORS(float)
+#ifdef SPECULA_SHIM_HALF_VECTORS
 SPECULA_SHIM_VECTORS(half)
+#endif
 SPECULA_SHIM_VECTORS(int)
 SPECULA_SHIM_VECTORS(uint)
 SPECULA_SHIM_VECTORS(short)
