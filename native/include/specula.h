@@ -79,7 +79,9 @@ typedef struct specula_buffer specula_buffer;
 int32_t specula_buffer_alloc(int32_t device, uint64_t bytes, specula_buffer **buffer);
 
 /* Registers host memory [host, host + bytes) for direct device access without a copy (page-locked
- * and mapped); the buffer aliases it. For weights on integrated GPUs, where memory is shared. */
+ * and mapped); the buffer aliases it. For weights on integrated GPUs, where memory is shared.
+ * Metal needs `host` on a page boundary and wraps whole pages (the length is rounded up, so the
+ * rest of the last page must be mapped, as it is for an mmap'ed file). */
 int32_t specula_buffer_register_host(int32_t device, void *host, uint64_t bytes, specula_buffer **buffer);
 
 /* Frees device memory, or unregisters registered host memory (which stays the caller's). */

@@ -20,16 +20,21 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * FFM bindings to libspecula_cuda, written to the shape jextract generates from
+ * FFM bindings to a native backend library, written to the shape jextract generates from
  * {@code native/include/specula.h} (jextract is not installed on the team's machines; a test
- * checks that every function the header declares is bound here, with its name).
+ * checks that every function the header declares is bound here, with its name). Every backend
+ * implements the same ABI, so this one binding serves libspecula_cuda (NVIDIA, Jetson) and
+ * libspecula_metal (Apple Silicon); {@link #platformBackend} picks the one this machine uses.
  *
  * <p>The library is looked for in {@code SPECULA_NATIVE_PATH} (a file or a folder), next to the
- * running jar, and in {@code build/cuda/} of the working directory; {@link #load} says where it
+ * running jar, and in {@code build/<backend>/} of the working directory; {@link #load} says where it
  * looked when it finds none, and the CPU backend runs regardless.
  */
 public final class CudaLibrary {
-    public static final String FILE_NAME = System.mapLibraryName("specula_cuda");
+    /** Overrides {@link #platformBackend} ("cuda" or "metal"), e.g. {@code -Dspecula.backend=cuda}. */
+    public static final String BACKEND_PROPERTY = "specula.backend";
+    /** The library file of this platform's backend (libspecula_cuda.so, libspecula_metal.dylib, ...). */
+    public static final String FILE_NAME = fileName(platformBackend());
     /** The ABI version this binding was written for (specula.h's SPECULA_ABI_VERSION). */
     public static final int ABI_VERSION = 200;
 
@@ -103,10 +108,12 @@ public final class CudaLibrary {
     }
 
     private final Path path;
+    private final String backend;
     private final Map<String, MethodHandle> handles = new LinkedHashMap<>();
 
-    private CudaLibrary(Path path, SymbolLookup lookup) {
+    private CudaLibrary(Path path, String backend, SymbolLookup lookup) {
         this.path = path;
+        this.backend = backend;
         for (Map.Entry<String, FunctionDescriptor> f : FUNCTIONS.entrySet()) {
             MemorySegment symbol = lookup.find(f.getKey())
                     .orElseThrow(() -> new IllegalStateException(path + ": no symbol " + f.getKey() + " (a library older than this binding?)"));
@@ -118,33 +125,63 @@ public final class CudaLibrary {
      * Binds the functions {@code lookup} finds (a loaded library, or a stand-in implementing the
      * ABI, as the tests' host emulation does); {@code path} names it in messages.
      */
-    static CudaLibrary bind(Path path, SymbolLookup lookup) {
-        return new CudaLibrary(path, lookup);
+    static CudaLibrary bind(Path path, String backend, SymbolLookup lookup) {
+        return new CudaLibrary(path, backend, lookup);
     }
 
-    /** Where the library is looked for, in order. */
+    /** The backend this machine uses: {@value #BACKEND_PROPERTY} if set, else {@link #backendFor} this OS and architecture. */
+    public static String platformBackend() {
+        String forced = System.getProperty(BACKEND_PROPERTY);
+        if (forced != null && !forced.isBlank()) return forced;
+        return backendFor(System.getProperty("os.name", ""), System.getProperty("os.arch", ""));
+    }
+
+    /** "metal" on macOS on Apple Silicon (os.arch aarch64), else "cuda" (x86-64 and aarch64 Linux: datacenter GPUs, Jetson). */
+    public static String backendFor(String osName, String osArch) {
+        boolean mac = osName.startsWith("Mac") || osName.startsWith("Darwin");
+        boolean arm = osArch.equals("aarch64") || osArch.equals("arm64");
+        return mac && arm ? "metal" : "cuda";
+    }
+
+    /** The file name of a backend's library on this OS: libspecula_{backend}.so / .dylib, specula_{backend}.dll. */
+    public static String fileName(String backend) {
+        return System.mapLibraryName("specula_" + backend);
+    }
+
+    /** Where this platform's library is looked for, in order. */
     public static List<Path> candidates() {
+        return candidates(platformBackend());
+    }
+
+    /** Where a backend's library is looked for, in order. */
+    public static List<Path> candidates(String backend) {
+        String file = fileName(backend);
         List<Path> out = new ArrayList<>();
         String env = System.getenv("SPECULA_NATIVE_PATH");
         if (env != null && !env.isBlank()) {
             Path p = Path.of(env);
-            out.add(Files.isDirectory(p) ? p.resolve(FILE_NAME) : p);
+            out.add(Files.isDirectory(p) ? p.resolve(file) : p);
         }
         try {
             Path jar = Path.of(CudaLibrary.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            if (Files.isRegularFile(jar)) out.add(jar.getParent().resolve(FILE_NAME));
+            if (Files.isRegularFile(jar)) out.add(jar.getParent().resolve(file));
         } catch (Exception ignored) {
             // no code source (unusual class loaders): skip that place
         }
-        out.add(Path.of("build", "cuda", FILE_NAME).toAbsolutePath());
+        out.add(Path.of("build", backend, file).toAbsolutePath());
         return out;
     }
 
-    /** The library, or empty when none of {@link #candidates} exists. A file that exists but does not load is an error. */
+    /** This platform's library (see {@link #platformBackend}), or empty when none of {@link #candidates} exists. */
     public static Optional<CudaLibrary> load() {
-        for (Path p : candidates()) {
+        return load(platformBackend());
+    }
+
+    /** A backend's library, or empty when none of its candidates exists. A file that exists but does not load is an error. */
+    public static Optional<CudaLibrary> load(String backend) {
+        for (Path p : candidates(backend)) {
             if (Files.isRegularFile(p)) {
-                CudaLibrary lib = new CudaLibrary(p, SymbolLookup.libraryLookup(p, Arena.global()));
+                CudaLibrary lib = new CudaLibrary(p, backend, SymbolLookup.libraryLookup(p, Arena.global()));
                 int abi = lib.abiVersion();
                 if (abi / 100 != ABI_VERSION / 100) {
                     throw new IllegalStateException(p + ": ABI version " + abi + ", this program needs " + ABI_VERSION);
@@ -157,6 +194,11 @@ public final class CudaLibrary {
 
     public Path path() {
         return path;
+    }
+
+    /** The backend this library implements ("cuda" or "metal"). */
+    public String backend() {
+        return backend;
     }
 
     MethodHandle handle(String name) {

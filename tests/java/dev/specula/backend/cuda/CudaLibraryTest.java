@@ -38,6 +38,16 @@ class CudaLibraryTest {
         assertEquals(declared, new ArrayList<>(CudaLibrary.FUNCTIONS.keySet()), "header order and names");
     }
 
+    @Test
+    void appleSiliconMacsUseMetalEverythingElseCuda() {
+        assertEquals("metal", CudaLibrary.backendFor("Mac OS X", "aarch64"));
+        assertEquals("cuda", CudaLibrary.backendFor("Mac OS X", "x86_64"));
+        assertEquals("cuda", CudaLibrary.backendFor("Linux", "aarch64"));   // Jetson
+        assertEquals("cuda", CudaLibrary.backendFor("Linux", "amd64"));
+        assertTrue(CudaLibrary.fileName("metal").contains("specula_metal"));
+        assertTrue(CudaLibrary.candidates("metal").getLast().endsWith(java.nio.file.Path.of("build", "metal", CudaLibrary.fileName("metal"))));
+    }
+
     static CudaLibrary library() {
         var lib = CudaLibrary.load();
         assumeTrue(lib.isPresent(), () -> "no " + CudaLibrary.FILE_NAME + " built (no nvcc here): " + CudaLibrary.candidates());

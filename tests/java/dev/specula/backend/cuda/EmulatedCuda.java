@@ -93,7 +93,7 @@ public final class EmulatedCuda {
             throw new IllegalStateException("the emulation lacks a function of specula.h", e);
         }
         SymbolLookup symbols = name -> Optional.ofNullable(stubs.get(name));
-        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), symbols);
+        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), "cuda", symbols);
     }
 
     /** An exception escaping an upcall would end the JVM: status-returning functions turn it into a failed status. */
