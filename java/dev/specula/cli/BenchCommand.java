@@ -104,7 +104,7 @@ final class BenchCommand implements Callable<Integer> {
                     : new TextTable("model", "size:", "params:", "backend", "threads:", "fa:", "test:", "t/s:");
             for (int t : threads) {
                 for (int fa : flash) {
-                    try (Transformer m = DeviceOption.open(backend, c, w, t, fa != 0, err)) {
+                    try (Transformer m = device.open(backend, c, w, t, fa != 0, err)) {
                         for (int p : prompt) {
                             if (p > 0) report(out, table, label, size, params, m, t, fa, "pp" + p, measure(m, c, p, true));
                         }
@@ -208,8 +208,8 @@ final class BenchCommand implements Callable<Integer> {
             SamplingParams greedy = SamplingParams.greedy();
             PrintWriter err = spec.commandLine().getErr();
             DeviceOption.Backend backend = device.choose(c.blockCount(), err);
-            try (Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), t, fa, err);
-                 DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, backend, err)) {
+            try (Transformer m = device.open(backend, c, new ModelWeights(f, c), t, fa, err);
+                 DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, device, backend, err)) {
                 for (Map.Entry<String, String> e : prompts.entrySet()) {
                     int[] prompt = tok.encode(e.getValue(), true, false);
                     int ctx = prompt.length + n + options.draftMax() + 2;

@@ -1,6 +1,7 @@
 package dev.specula.cli;
 
 import dev.specula.backend.cuda.CudaLibrary;
+import dev.specula.backend.cuda.WeightResidency;
 import dev.specula.engine.CpuTransformer;
 import dev.specula.engine.CudaTransformer;
 import dev.specula.engine.Transformer;
@@ -28,6 +29,10 @@ final class DeviceOption {
     @Option(names = "--device", paramLabel = "cpu|cuda",
             description = "compute on the CPU (default) or on CUDA0, the whole model: weights and KV cache on the GPU")
     String device = "cpu";
+
+    @Option(names = "--no-copy-weights", description = "GPU: read the weights from the mapped file (registered host memory) instead of "
+            + "copying them to the device; the default on integrated GPUs (Jetson), slow over PCIe elsewhere")
+    boolean noCopyWeights;
 
     /** Layers asked for the GPU by the placement options (-ngl), or null where none was given. */
     Integer gpuLayers;
@@ -69,15 +74,17 @@ final class DeviceOption {
     }
 
     /** The transformer on {@code backend} (from {@link #choose}); says on {@code err} what runs where when it is not the CPU. */
-    static Transformer open(Backend backend, ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
+    Transformer open(Backend backend, ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
         if (backend == Backend.CPU) return new CpuTransformer(c, w, threads, flash);
         CudaTransformer t;
         try {
-            t = CudaTransformer.open(cudaLibrary.get(), c, w, flash);
+            t = CudaTransformer.open(cudaLibrary.get(), c, w, flash, noCopyWeights);
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new UserError(e.getMessage());
         }
-        err.printf(Locale.ROOT, "specula: %s (%s): %s of weights on the GPU%s%n", t.backendName(), t.deviceName(), Units.bytes(t.weightBytes()),
+        String where = t.weightResidency() == WeightResidency.MAPPED ? "weights read from the mapped file (" + Units.bytes(t.weightBytes()) + " copied)"
+                : Units.bytes(t.weightBytes()) + " of weights on the GPU";
+        err.printf(Locale.ROOT, "specula: %s (%s): %s%s%n", t.backendName(), t.deviceName(), where,
                 flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
                         + c.headDim() + ": plain attention" : "");
         err.flush();

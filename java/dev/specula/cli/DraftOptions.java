@@ -56,7 +56,7 @@ final class DraftOptions {
      * unless --spec-allow-mismatch. The draft runs where the target does ({@code backend}).
      */
     Handle open(Tokenizer targetTokenizer, int targetContext, int threads, boolean flash, KvCache.Precision precision,
-                SamplingParams params, DeviceOption.Backend backend, PrintWriter err) {
+                SamplingParams params, DeviceOption device, DeviceOption.Backend backend, PrintWriter err) {
         if (draftModel != null && lookup > 0) throw new UserError("give a draft model (-md) or --lookup, not both");
         if (lookup > 0) return new Handle(new PromptLookup(lookup), null);
         GgufFile f = LoadProgress.open(draftModel);
@@ -69,7 +69,7 @@ final class DraftOptions {
                         + " (--spec-allow-mismatch translates through text)");
             }
             int ctx = draftContext > 0 ? draftContext : targetContext;
-            Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);
+            Transformer m = device.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);
             ModelDraft draft;
             try {
                 draft = new ModelDraft(m, m.newCache(ctx, precision), params, draftPMin);

@@ -134,9 +134,9 @@ final class RunCommand implements Callable<Integer> {
             if (precision != KvCache.Precision.F16 && backend != DeviceOption.Backend.CPU) {
                 throw new UserError("-ctk " + cacheType + ": the GPU keeps an F16 KV cache (f32 runs on the CPU only)");
             }
-            try (Transformer m = DeviceOption.open(backend, c, new ModelWeights(f, c), threads, fa, err);
+            try (Transformer m = device.open(backend, c, new ModelWeights(f, c), threads, fa, err);
                  KvCache cache = m.newCache(ctx, precision);
-                 DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, backend, err) : null) {
+                 DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, device, backend, err) : null) {
                 Decoding gen = h == null ? new Generator(m, cache, batch)
                         : new SpeculativeDecoder(m, cache, batch, h.source(), draft.options());
                 Sampler sampler = new Sampler(params);

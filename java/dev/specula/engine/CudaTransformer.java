@@ -4,6 +4,7 @@ import dev.specula.backend.cuda.CudaLibrary;
 import dev.specula.backend.cuda.CudaLibrary.AttentionParams;
 import dev.specula.backend.cuda.CudaLibrary.Buffer;
 import dev.specula.backend.cuda.CudaLibrary.RopeParams;
+import dev.specula.backend.cuda.WeightResidency;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
 import dev.specula.model.RopeScaling;
@@ -66,11 +67,18 @@ public final class CudaTransformer implements Transformer {
     private double gpuMillis;
 
     /**
-     * Uploads the weights to device {@code device} of {@code lib}. {@code flashAttention} asks for
-     * the FlashAttention kernel; models whose head size it does not take run plain attention
-     * ({@link #flashAttention()} says which runs).
+     * Uploads the weights to device {@code device} of {@code lib} (or maps them, on an integrated
+     * GPU: {@link WeightResidency#choose}). {@code flashAttention} asks for the FlashAttention
+     * kernel; models whose head size it does not take run plain attention ({@link #flashAttention()}
+     * says which runs).
      */
     public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention) {
+        this(lib, device, config, weights, flashAttention, WeightResidency.choose(lib.device(device), false));
+    }
+
+    /** As above, with the weights' residency chosen by the caller ({@code --no-copy-weights}: MAPPED). */
+    public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention,
+                           WeightResidency residency) {
         this.lib = lib;
         this.device = device;
         this.deviceName = lib.device(device).name();
@@ -80,7 +88,7 @@ public final class CudaTransformer implements Transformer {
         this.ropeK1 = rope(1, c.headCountKv());
         this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
         try {
-            this.w = new CudaWeights(lib, device, config, weights);
+            this.w = new CudaWeights(lib, device, config, weights, residency);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -102,13 +110,15 @@ public final class CudaTransformer implements Transformer {
     }
 
     /**
-     * On device 0 of {@code library} (usually {@link CudaLibrary#load}; empty: none was found); an
-     * {@link IllegalStateException} says why when there is no device ({@link #unavailable} tells beforehand).
+     * On device 0 of {@code library} (usually {@link CudaLibrary#load}; empty: none was found), the
+     * weights copied or mapped as {@link WeightResidency#choose} says; an {@link IllegalStateException}
+     * says why when there is no device ({@link #unavailable} tells beforehand).
      */
-    public static CudaTransformer open(Optional<CudaLibrary> library, ModelConfig config, ModelWeights weights, boolean flashAttention) {
+    public static CudaTransformer open(Optional<CudaLibrary> library, ModelConfig config, ModelWeights weights, boolean flashAttention,
+                                       boolean noCopyWeights) {
         CudaLibrary lib = library.orElseThrow(() -> new IllegalStateException(noLibrary()));
         if (lib.deviceCount() == 0) throw new IllegalStateException("no CUDA device: " + lib.lastError());
-        return new CudaTransformer(lib, 0, config, weights, flashAttention);
+        return new CudaTransformer(lib, 0, config, weights, flashAttention, WeightResidency.choose(lib.device(0), noCopyWeights));
     }
 
     /** Why {@code library} cannot run a model (none found, no device), or null when it can. */
@@ -141,9 +151,14 @@ public final class CudaTransformer implements Transformer {
         return flash;
     }
 
-    /** Bytes of device memory the weights take. */
+    /** Bytes of device memory the weights take (only norms and biases when they are mapped). */
     public long weightBytes() {
         return w.bytes;
+    }
+
+    /** Whether the weights were copied to the device or are the mapped file registered for it. */
+    public WeightResidency weightResidency() {
+        return w.residency;
     }
 
     /** Single-token steps replay a recorded graph (the default) or queue their kernels one by one (for comparison). */
@@ -299,7 +314,7 @@ public final class CudaTransformer implements Transformer {
         RopeParams rq = n == 1 ? ropeQ1 : rope(n, heads), rk = n == 1 ? ropeK1 : rope(n, kvHeads);
         AttentionParams att = attention(n, cache.capacity());
         CudaWeights.Matrix e = w.embedding;
-        lib.embedding(stream, e.type(), e.buffer(), 0, e.rows(), dim, a.tokens, 0, n, a.x, 0);
+        lib.embedding(stream, e.type(), e.buffer(), e.offset(), e.rows(), dim, a.tokens, 0, n, a.x, 0);
         for (int li = 0; li < c.blockCount(); li++) {
             CudaWeights.Layer l = w.layers[li];
             lib.rmsNorm(stream, a.x, 0, l.attnNorm(), 0, a.xb, 0, n, dim, eps);
@@ -338,8 +353,8 @@ public final class CudaTransformer implements Transformer {
 
     /** y (n x rows) = x (n x cols) W^T: GEMV for a few rows, GEMM beyond. */
     private void product(CudaWeights.Matrix m, Buffer x, int n, Buffer y) {
-        if (n <= GEMV_MAX_BATCH) lib.gemv(stream, m.type(), m.buffer(), 0, m.rows(), m.cols(), x, 0, n, y, 0);
-        else lib.gemm(stream, m.type(), m.buffer(), 0, m.rows(), m.cols(), x, 0, n, y, 0);
+        if (n <= GEMV_MAX_BATCH) lib.gemv(stream, m.type(), m.buffer(), m.offset(), m.rows(), m.cols(), x, 0, n, y, 0);
+        else lib.gemm(stream, m.type(), m.buffer(), m.offset(), m.rows(), m.cols(), x, 0, n, y, 0);
     }
 
     /**

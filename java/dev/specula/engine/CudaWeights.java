@@ -2,6 +2,8 @@ package dev.specula.engine;
 
 import dev.specula.backend.cuda.CudaLibrary;
 import dev.specula.backend.cuda.CudaLibrary.Buffer;
+import dev.specula.backend.cuda.MappedWeights;
+import dev.specula.backend.cuda.WeightResidency;
 import dev.specula.gguf.GgmlType;
 import dev.specula.gguf.GgufTensor;
 import dev.specula.model.ModelConfig;
@@ -17,17 +19,20 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * A model's weights resident in one device's memory, uploaded once and kept as they are in the
- * file (quantised matrices are never expanded: the kernels dequantise in registers). Norms and
- * biases, which {@link ModelWeights} holds as floats, go up as F32.
+ * A model's weights for one device, kept as they are in the file (quantised matrices are never
+ * expanded: the kernels dequantise in registers): uploaded once into device memory
+ * ({@link WeightResidency#UPLOAD}), or, on an integrated GPU or when asked, the mapped file itself
+ * registered for the device ({@link WeightResidency#MAPPED}, {@link MappedWeights}: no copy; a
+ * matrix is then its part's buffer at the tensor's file offset). Norms and biases, which
+ * {@link ModelWeights} holds as floats, go up as F32 either way (they are tiny).
  *
  * <p>Every matrix type is checked against the kernels ({@code specula_type_supported}) and the
  * total size against the device's free memory before anything is allocated, so a model that
  * cannot run fails at once, naming the tensor or the sizes.
  */
 final class CudaWeights implements AutoCloseable {
-    /** A {@code rows x cols} weight matrix of GGML type {@code type} on the device, laid out as in the file. */
-    record Matrix(String name, Buffer buffer, int type, long rows, long cols) {}
+    /** A {@code rows x cols} weight matrix of GGML type {@code type}, laid out as in the file, at {@code offset} of {@code buffer}. */
+    record Matrix(String name, Buffer buffer, long offset, int type, long rows, long cols) {}
 
     /** One layer's tensors; biases (qwen2) and Q/K norms (qwen3) are null where the architecture has none. */
     record Layer(Buffer attnNorm, Matrix wq, Matrix wk, Matrix wv, Matrix wo, Buffer bq, Buffer bk, Buffer bv,
@@ -38,22 +43,27 @@ final class CudaWeights implements AutoCloseable {
     /** rope_freqs.weight (ropeDims/2 floats), or null. */
     final Buffer ropeFreqs;
     final Layer[] layers;
-    /** Bytes of device memory the weights take. */
+    /** Bytes of device memory the weights take (the norms and biases alone, when mapped). */
     final long bytes;
+    final WeightResidency residency;
 
     private final CudaLibrary lib;
     private final int device;
     private final List<Buffer> owned = new ArrayList<>();
+    /** The registered file, when mapped. */
+    private final MappedWeights mapped;
     /** Tensors already uploaded (a tied output is the embedding itself). */
     private final Map<GgufTensor, Matrix> uploaded = new IdentityHashMap<>();
 
-    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w) {
+    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency) {
         this.lib = lib;
         this.device = device;
+        this.residency = residency;
         List<GgufTensor> matrices = matrices(w);
         checkTypes(lib, matrices);
-        bytes = requiredBytes(c, w, matrices);
+        bytes = requiredBytes(c, w, residency == WeightResidency.MAPPED ? List.of() : matrices);
         checkFits(lib, device, bytes);
+        mapped = residency == WeightResidency.MAPPED ? MappedWeights.register(lib, device, w.file()) : null;
         try {
             embedding = matrix(w.tokenEmbedding);
             output = matrix(w.output);
@@ -121,6 +131,12 @@ final class CudaWeights implements AutoCloseable {
     private Matrix matrix(GgufTensor t) {
         Matrix m = uploaded.get(t);
         if (m != null) return m;
+        if (mapped != null) {
+            MappedWeights.Slice s = mapped.slice(t);
+            m = new Matrix(t.name(), s.buffer(), s.offset(), t.type().id, t.dim(1), t.dim(0));
+            uploaded.put(t, m);
+            return m;
+        }
         Buffer b = allocate(t.name(), t.byteSize());
         MemorySegment data = t.data();
         if (data.isNative()) {
@@ -130,7 +146,7 @@ final class CudaWeights implements AutoCloseable {
                 b.upload(0, a.allocate(data.byteSize()).copyFrom(data));
             }
         }
-        m = new Matrix(t.name(), b, t.type().id, t.dim(1), t.dim(0));
+        m = new Matrix(t.name(), b, 0, t.type().id, t.dim(1), t.dim(0));
         uploaded.put(t, m);
         return m;
     }
@@ -158,5 +174,6 @@ final class CudaWeights implements AutoCloseable {
     public void close() {
         for (Buffer b : owned) b.close();
         owned.clear();
+        if (mapped != null) mapped.close();
     }
 }

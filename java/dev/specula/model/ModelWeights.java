@@ -28,6 +28,11 @@ public final class ModelWeights {
 
     private final GgufFile file;
 
+    /** The file the matrices are views into (it must stay open while they are used). */
+    public GgufFile file() {
+        return file;
+    }
+
     public ModelWeights(GgufFile file, ModelConfig c) {
         this.file = file;
         int dim = c.embeddingLength(), ff = c.feedForwardLength();

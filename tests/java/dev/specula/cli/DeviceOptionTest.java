@@ -69,6 +69,11 @@ class DeviceOptionTest {
         assertEquals(0, gpu.code(), gpu.err());
         assertEquals(cpu.out(), gpu.out());
         assertTrue(gpu.err().contains("specula: CUDA0 (Specula host emulation of specula.h): 1.12 MiB of weights on the GPU"), gpu.err());
+        var mapped = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "--device", "cuda",
+                "--no-copy-weights");
+        assertEquals(0, mapped.code(), mapped.err());
+        assertEquals(cpu.out(), mapped.out());
+        assertTrue(mapped.err().contains("weights read from the mapped file"), mapped.err());
         var f32 = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "4", "--device", "cuda", "-ctk", "f32");
         assertEquals(1, f32.code());
         assertTrue(f32.err().contains("-ctk f32: the GPU keeps an F16 KV cache"), f32.err());

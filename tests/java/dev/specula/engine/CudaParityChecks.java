@@ -224,6 +224,28 @@ abstract class CudaParityChecks {
     }
 
     @Test
+    void weightsReadFromTheMappedFileGiveExactlyWhatUploadedOnesGive() {
+        CudaLibrary lib = library();
+        org.junit.jupiter.api.Assumptions.assumeTrue(lib.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        try (Pair p = open(TestFiles.model("stories260K-q4_0.gguf"), false);
+             CudaTransformer mapped = new CudaTransformer(lib, 0, p.config(), new ModelWeights(p.file(), p.config()), false,
+                     dev.specula.backend.cuda.WeightResidency.MAPPED)) {
+            assertEquals(dev.specula.backend.cuda.WeightResidency.MAPPED, mapped.weightResidency());
+            assertTrue(mapped.weightBytes() < p.gpu().weightBytes() / 10, "only norms are copied");
+            int[] prompt = {1, 403, 407, 261, 378, 432, 383, 271, 260, 322};
+            KvCache a = p.gpu().newCache(32, KvCache.Precision.F16), b = mapped.newCache(32, KvCache.Precision.F16);
+            float[] x = p.gpu().forward(prompt, a, false)[0], y = mapped.forward(prompt, b, false)[0];
+            assertArrayEquals(x, y, 0f, "prefill");
+            for (int i = 0; i < 8; i++) {
+                int next = Sampler.argmax(x);
+                x = p.gpu().forward(new int[] {next}, a, false)[0];
+                y = mapped.forward(new int[] {next}, b, false)[0];
+                assertArrayEquals(x, y, 0f, "step " + i);
+            }
+        }
+    }
+
+    @Test
     void speculativeDecodingOnTheDeviceWritesTheTargetsGreedyText() {
         Path target = TestFiles.model("stories260K.gguf"), draftFile = TestFiles.model("stories260K-draft-4layer-f32.gguf");
         try (Pair t = open(target, false); Pair d = open(draftFile, false)) {
