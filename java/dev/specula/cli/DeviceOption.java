@@ -44,9 +44,9 @@ final class DeviceOption {
     Backend choose(int layers, PrintWriter err) {
         String d = device.toLowerCase(Locale.ROOT);
         boolean explicitCuda = switch (d) {
-            case "cuda", "cuda0" -> true;
+            case "cuda", "cuda0", "metal", "gpu" -> true; // the platform's GPU library (CudaLibrary.platformBackend)
             case "cpu" -> false;
-            default -> throw new UserError("--device: expected cpu or cuda, got '" + device + "'");
+            default -> throw new UserError("--device: expected cpu or cuda (metal, gpu), got '" + device + "'");
         };
         if (explicitCuda) {
             String why = cudaUnavailable();

@@ -138,7 +138,7 @@ public final class CudaTransformer implements Transformer {
 
     @Override
     public String backendName() {
-        return "CUDA" + device;
+        return lib.backend().toUpperCase(java.util.Locale.ROOT) + device; // CUDA0; METAL0 where the library is Metal's
     }
 
     /** The GPU's name, as the driver reports it. */

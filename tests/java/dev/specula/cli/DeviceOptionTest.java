@@ -38,7 +38,7 @@ class DeviceOptionTest {
         assertEquals(DeviceOption.Backend.CPU, option("cpu", null).choose(32, new PrintWriter(err)));
         var e = assertThrows(UserError.class, () -> option("cuda", null).choose(32, new PrintWriter(err)));
         assertTrue(e.getMessage().startsWith("--device cuda: no " + CudaLibrary.FILE_NAME), e.getMessage());
-        assertThrows(UserError.class, () -> option("metal", null).choose(32, new PrintWriter(err)));
+        assertThrows(UserError.class, () -> option("tpu", null).choose(32, new PrintWriter(err)));
         assertEquals("", err.toString());
     }
 
