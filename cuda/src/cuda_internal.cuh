@@ -63,11 +63,13 @@ SPECULA_INTERNAL int32_t specula_cuda_launched(const char *fn);
 // Queues the in-place softmax of n_rows rows of n_cols floats (ops.cu; plain attention uses it).
 SPECULA_INTERNAL int32_t specula_cuda_softmax_rows(specula_stream *stream, float *x, int32_t n_rows, int32_t n_cols, float scale);
 
-// The arguments of a matrix product (gemv.cu, gemm.cu); sets the bytes of one weight row.
+// The arguments of a matrix product (gemv.cu, gemm.cu); sets the bytes of one weight row, and
+// edge when plain weights (F32/F16/BF16) must take the element-wise path (rows not whole units of
+// 32, or weights or x not 16-byte aligned).
 SPECULA_INTERNAL int32_t specula_cuda_matmul_check(const char *fn, specula_stream *stream, int32_t type, const specula_buffer *w,
                                                    uint64_t w_offset, int64_t rows, int64_t cols, const specula_buffer *x,
                                                    uint64_t x_offset, int32_t n, int32_t max_n, specula_buffer *y,
-                                                   uint64_t y_offset, uint64_t *row_bytes);
+                                                   uint64_t y_offset, uint64_t *row_bytes, bool *edge);
 
 #define SPECULA_NEED(fn, stream, b, off, bytes, align, what)                                  \
     do {                                                                                     \

@@ -8,7 +8,8 @@
 // layouts, which leaves nothing to get wrong untested; and the same code compiles for sm_75/sm_72
 // (HMMA m16n8k8 there), so there is no pre-Ampere fallback path. Partial tiles (rows not a multiple
 // of 64, n not a multiple of 32) are zero-filled on load and bounds-checked on store. The Metal
-// twin is metal/kernels/gemm.metal.
+// twin is metal/kernels/gemm.metal. Plain weights (F32/F16/BF16) of any row length take the same
+// kernel with element-wise, bounds-checked tile loads (EDGE).
 #include "cuda_internal.cuh"
 #include "quants.cuh"
 
@@ -25,7 +26,9 @@ static_assert(TK == SPECULA_UNIT, "one K step is one 32-weight unit");
 static_assert(TM == 64 && TN == 32 && WARPS == 4, "the warp layout below assumes 64 x 32 tiles and 4 warps");
 static_assert(LDS % 8 == 0 && (16 * LDS * 2) % 32 == 0, "WMMA wants 16-byte row strides and 32-byte aligned tiles");
 
-template <typename F>
+// EDGE (plain formats only): rows of any length or alignment, loaded element by element with the
+// columns past the end zero-filled; otherwise whole aligned 32-weight units.
+template <typename F, bool EDGE>
 __global__ void __launch_bounds__(THREADS)
 gemm_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, const float *__restrict__ x, int cols, int n,
             float *__restrict__ y) {
@@ -44,12 +47,18 @@ gemm_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, const flo
     const int x_tok = tid / 4, x_col = (tid % 4) * 8;      // x: 4 threads per token, 8 values each
     const bool w_in = m0 + w_row < rows, x_in = n0 + x_tok < n;
     const uint8_t *w_ptr = w + (size_t)(w_in ? m0 + w_row : 0) * row_bytes;
-    const float *x_ptr = x + (size_t)(x_in ? n0 + x_tok : 0) * cols + x_col;
-    const int units = cols / TK;
+    const float *x_row = x + (size_t)(x_in ? n0 + x_tok : 0) * cols, *x_ptr = x_row + x_col;
+    const int units = (cols + TK - 1) / TK;
 
     for (int u = 0; u < units; u++) {
         float v[16];
-        if (w_in) {
+        if constexpr (EDGE) {
+#pragma unroll
+            for (int i = 0; i < 16; i++) {
+                const int c = u * TK + 16 * w_half + i;
+                v[i] = w_in && c < cols ? F::element(w_ptr, c) : 0.0f;
+            }
+        } else if (w_in) {
             F::part(w_ptr, u, w_half, v);
         } else {
 #pragma unroll
@@ -60,7 +69,16 @@ gemm_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, const flo
         for (int i = 0; i < 8; i++) wd[i] = __floats2half2_rn(v[2 * i], v[2 * i + 1]);
 
         float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f), b = a;
-        if (x_in) {
+        if constexpr (EDGE) {
+            float e[8];
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                const int c = u * TK + x_col + i;
+                e[i] = x_in && c < cols ? x_row[c] : 0.0f;
+            }
+            a = make_float4(e[0], e[1], e[2], e[3]);
+            b = make_float4(e[4], e[5], e[6], e[7]);
+        } else if (x_in) {
             const float4 *xv = reinterpret_cast<const float4 *>(x_ptr + (size_t)u * TK);
             a = xv[0];
             b = xv[1];
@@ -103,13 +121,20 @@ extern "C" int32_t specula_gemm(specula_stream *stream, int32_t type, const spec
                                 uint64_t y_offset) {
     const char *fn = "specula_gemm";
     uint64_t row_bytes = 0;
+    bool edge = false;
     int32_t s = specula_cuda_matmul_check(fn, stream, type, w, w_offset, rows, cols, x, x_offset, n, 65535 * TN, y, y_offset,
-                                          &row_bytes);
+                                          &row_bytes, &edge);
     if (s != SPECULA_OK) return s;
     const uint8_t *wp = specula_at<const uint8_t>(w, w_offset);
     const float *xp = specula_at<const float>(x, x_offset);
     float *yp = specula_at<float>(y, y_offset);
     dim3 grid(specula_ceil_div((uint64_t)rows, TM), specula_ceil_div((uint64_t)n, TN));
-    SPECULA_WITH_FORMAT(type, F, gemm_kernel<F><<<grid, THREADS, 0, stream->stream>>>(wp, (int)rows, row_bytes, xp, (int)cols, n, yp));
+    if (edge) {
+        SPECULA_WITH_PLAIN_FORMAT(type, F, gemm_kernel<F, true><<<grid, THREADS, 0, stream->stream>>>(wp, (int)rows, row_bytes, xp,
+                                                                                                        (int)cols, n, yp));
+    } else {
+        SPECULA_WITH_FORMAT(type, F, gemm_kernel<F, false><<<grid, THREADS, 0, stream->stream>>>(wp, (int)rows, row_bytes, xp,
+                                                                                                   (int)cols, n, yp));
+    }
     return specula_cuda_launched(fn);
 }

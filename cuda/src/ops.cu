@@ -114,6 +114,18 @@ __global__ void __launch_bounds__(ROW_THREADS) embedding_kernel(const uint8_t *t
     }
 }
 
+// Plain tables whose rows are not whole aligned units: one element per thread step.
+template <typename F>
+__global__ void __launch_bounds__(ROW_THREADS) embedding_edge_kernel(const uint8_t *table, int64_t rows, size_t row_bytes, int dim,
+                                                                     const int32_t *ids, float *y, unsigned int *errors) {
+    const int t = blockIdx.x;
+    const int32_t id = ids[t];
+    const bool bad = id < 0 || id >= rows;
+    if (bad && threadIdx.x == 0) atomicOr(errors, (unsigned int)SPECULA_KERNEL_ERROR_EMBEDDING_ID);
+    const uint8_t *row = table + (size_t)(bad ? 0 : id) * row_bytes;
+    for (int c = threadIdx.x; c < dim; c += ROW_THREADS) y[(size_t)t * dim + c] = bad ? 0.0f : F::element(row, c);
+}
+
 struct rope_args {
     int n_tokens, n_heads, head_dim, rope_dim, mode;
     float freq_base, freq_scale, ext_factor, corr_low, corr_high, magnitude;
@@ -228,24 +240,31 @@ extern "C" int32_t specula_embedding(specula_stream *stream, int32_t type, const
     if (s != SPECULA_OK) return s;
     specula_format_info f;
     if (!specula_format_of(type, &f)) return specula_fail(SPECULA_ERROR_UNSUPPORTED, "%s: GGML type %d is not supported", fn, type);
-    if (rows < 1 || dim < 1 || dim % f.block != 0 || n < 1) {
+    const bool plain = f.element_bytes > 0;
+    if (rows < 1 || dim < 1 || (!plain && dim % f.block != 0) || n < 1) {
         return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "%s: %lld rows of %d (a multiple of %d for type %d), %d ids", fn,
                             (long long)rows, dim, f.block, type, n);
     }
-    const uint64_t row_bytes = (uint64_t)(dim / f.block) * f.block_bytes;
-    if (row_bytes % f.align != 0) {
+    if (table == nullptr) return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "%s: table is NULL", fn);
+    const uint64_t row_bytes = plain ? (uint64_t)dim * f.element_bytes : (uint64_t)(dim / f.block) * f.block_bytes;
+    if (!plain && row_bytes % f.align != 0) {
         return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "%s: rows of %llu bytes are not %d-byte aligned", fn,
                             (unsigned long long)row_bytes, f.align);
     }
-    SPECULA_NEED(fn, stream, table, table_offset, (uint64_t)rows * row_bytes, (uint64_t)f.align, "table");
+    const bool edge = plain && (dim % SPECULA_UNIT != 0 || ((uint64_t)(uintptr_t)table->device_ptr + table_offset) % 16 != 0);
+    SPECULA_NEED(fn, stream, table, table_offset, (uint64_t)rows * row_bytes, (uint64_t)(edge ? f.element_bytes : f.align), "table");
     SPECULA_NEED(fn, stream, ids, ids_offset, (uint64_t)n * 4, 4, "ids");
     SPECULA_NEED(fn, stream, y, y_offset, (uint64_t)n * dim * 4, 4, "y");
     unsigned int *errors = specula_cuda_error_word(stream->device);
     const uint8_t *t = specula_at<const uint8_t>(table, table_offset);
     const int32_t *id = specula_at<const int32_t>(ids, ids_offset);
     float *out = specula_at<float>(y, y_offset);
-    SPECULA_WITH_FORMAT(type, F,
-                        embedding_kernel<F><<<n, ROW_THREADS, 0, stream->stream>>>(t, rows, row_bytes, dim, id, out, errors));
+    if (edge) {
+        SPECULA_WITH_PLAIN_FORMAT(type, F, embedding_edge_kernel<F><<<n, ROW_THREADS, 0, stream->stream>>>(t, rows, row_bytes, dim,
+                                                                                                           id, out, errors));
+    } else {
+        SPECULA_WITH_FORMAT(type, F, embedding_kernel<F><<<n, ROW_THREADS, 0, stream->stream>>>(t, rows, row_bytes, dim, id, out, errors));
+    }
     return specula_cuda_launched(fn);
 }
 
@@ -279,13 +298,14 @@ extern "C" int32_t specula_rope(specula_stream *stream, const specula_rope_param
     a.corr_low = a.corr_high = 0.0f;
     a.magnitude = p->attn_factor;
     if (p->ext_factor != 0.0f) {
-        // ggml_rope_yarn_corr_dims, in float as RopeScaling.correctionDims computes it.
-        const float two_pi = 2.0f * (float)M_PI, log_base = 2.0f * (float)std::log(p->freq_base);
-        const float lo = std::floor((float)p->rope_dim * (float)std::log((float)p->n_ctx_orig / (p->beta_fast * two_pi)) / log_base);
-        const float hi = std::ceil((float)p->rope_dim * (float)std::log((float)p->n_ctx_orig / (p->beta_slow * two_pi)) / log_base);
+        // ggml_rope_yarn_corr_dims, rounded as RopeScaling.correctionDims computes it (float
+        // operands, logarithms in double rounded to float).
+        const float two_pi = 2.0f * 3.14159265358979323846f, log_base = 2.0f * (float)std::log((double)p->freq_base);
+        const float lo = std::floor((float)p->rope_dim * (float)std::log((double)((float)p->n_ctx_orig / (p->beta_fast * two_pi))) / log_base);
+        const float hi = std::ceil((float)p->rope_dim * (float)std::log((double)((float)p->n_ctx_orig / (p->beta_slow * two_pi))) / log_base);
         a.corr_low = std::fmax(0.0f, lo);
         a.corr_high = std::fmin((float)(p->rope_dim - 1), hi);
-        a.magnitude = p->attn_factor * (1.0f + 0.1f * (float)std::log(1.0f / p->freq_scale));
+        a.magnitude = p->attn_factor * (1.0f + 0.1f * (float)std::log((double)(1.0f / p->freq_scale)));
     }
     const float *ff = freq_factors == nullptr ? nullptr : specula_at<const float>(freq_factors, freq_factors_offset);
     dim3 grid(specula_ceil_div((uint64_t)p->n_heads * (p->rope_dim / 2), ELEMENT_THREADS), (unsigned int)p->n_tokens);

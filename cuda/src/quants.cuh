@@ -56,8 +56,12 @@ SPECULA_UNROLL
     for (int i = 0; i < 16; i++) out[i] = (uint8_t)(w[i / 4] >> (8 * (i % 4)));
 }
 
+// Plain formats (F32, F16, BF16) also read single elements, for rows whose length is not a whole
+// number of 32-weight units or that are not 16-byte aligned (the kernels' edge paths).
 struct format_f32 {
     static constexpr int BLOCK = 32, BLOCK_BYTES = 128, ALIGN = 16;
+    static constexpr bool PLAIN = true;
+    SPECULA_QFN static float element(const uint8_t *row, int64_t c) { return reinterpret_cast<const float *>(row)[c]; }
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const float4 *p = reinterpret_cast<const float4 *>(row + (size_t)u * BLOCK_BYTES + 64 * h);
 SPECULA_UNROLL
@@ -73,6 +77,10 @@ SPECULA_UNROLL
 
 struct format_f16 {
     static constexpr int BLOCK = 32, BLOCK_BYTES = 64, ALIGN = 16;
+    static constexpr bool PLAIN = true;
+    SPECULA_QFN static float element(const uint8_t *row, int64_t c) {
+        return __half2float(__ushort_as_half(reinterpret_cast<const unsigned short *>(row)[c]));
+    }
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint4 *p = reinterpret_cast<const uint4 *>(row + (size_t)u * BLOCK_BYTES + 32 * h);
 SPECULA_UNROLL
@@ -90,6 +98,10 @@ SPECULA_UNROLL
 
 struct format_bf16 {
     static constexpr int BLOCK = 32, BLOCK_BYTES = 64, ALIGN = 16;
+    static constexpr bool PLAIN = true;
+    SPECULA_QFN static float element(const uint8_t *row, int64_t c) {
+        return bits_to_float((unsigned int)reinterpret_cast<const unsigned short *>(row)[c] << 16);
+    }
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint4 *p = reinterpret_cast<const uint4 *>(row + (size_t)u * BLOCK_BYTES + 32 * h);
 SPECULA_UNROLL
@@ -108,6 +120,7 @@ SPECULA_UNROLL
 // Q4_0: half d, 16 bytes of nibbles (low: weights 0..15, high: 16..31); w = (q - 8) d.
 struct format_q4_0 {
     static constexpr int BLOCK = 32, BLOCK_BYTES = 18, ALIGN = 2;
+    static constexpr bool PLAIN = false;
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint8_t *b = row + (size_t)u * BLOCK_BYTES;
         const float d = half_at(b);
@@ -122,6 +135,7 @@ SPECULA_UNROLL
 // Q8_0: half d, 32 signed bytes; w = q d.
 struct format_q8_0 {
     static constexpr int BLOCK = 32, BLOCK_BYTES = 34, ALIGN = 2;
+    static constexpr bool PLAIN = false;
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint8_t *b = row + (size_t)u * BLOCK_BYTES;
         const float d = half_at(b);
@@ -147,6 +161,7 @@ SPECULA_QFN void k_scale_min(const uint8_t *scales, int j, float &sc, float &mn)
 // each 64-weight chunk c the low nibbles are sub-block 2c and the high ones 2c+1; w = d sc q - dmin m.
 struct format_q4_k {
     static constexpr int BLOCK = 256, BLOCK_BYTES = 144, ALIGN = 16;
+    static constexpr bool PLAIN = false;
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint8_t *b = row + (size_t)(u / 8) * BLOCK_BYTES;
         const int j = u % 8;
@@ -165,6 +180,7 @@ SPECULA_UNROLL
 // the fifth bit of weight i of sub-block j.
 struct format_q5_k {
     static constexpr int BLOCK = 256, BLOCK_BYTES = 176, ALIGN = 16;
+    static constexpr bool PLAIN = false;
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint8_t *b = row + (size_t)(u / 8) * BLOCK_BYTES;
         const int j = u % 8;
@@ -187,6 +203,7 @@ SPECULA_UNROLL
 // Sub-block j is quarter j%4 of half j/4; w = d scale (q - 32), one scale per 16 weights.
 struct format_q6_k {
     static constexpr int BLOCK = 256, BLOCK_BYTES = 210, ALIGN = 2;
+    static constexpr bool PLAIN = false;
     SPECULA_QFN static void part(const uint8_t *row, int u, int h, float out[16]) {
         const uint8_t *b = row + (size_t)(u / 8) * BLOCK_BYTES;
         const int j = u % 8, half_ = j / 4, quarter = j % 4;
@@ -209,19 +226,20 @@ SPECULA_UNROLL
 struct specula_format_info {
     int32_t block;        // weights per block
     int32_t block_bytes;
-    int32_t align;        // alignment the kernels need of the weights (and of each row)
+    int32_t align;        // alignment the unit kernels need of the weights (and of each row)
+    int32_t element_bytes; // plain formats: bytes of one element (their edge paths need only that alignment); 0 for blocks
 };
 
 static inline bool specula_format_of(int32_t type, specula_format_info *f) {
     switch (type) {
-        case SPECULA_TYPE_F32: *f = {32, 128, 16}; return true;
-        case SPECULA_TYPE_F16: *f = {32, 64, 16}; return true;
-        case SPECULA_TYPE_BF16: *f = {32, 64, 16}; return true;
-        case SPECULA_TYPE_Q4_0: *f = {32, 18, 2}; return true;
-        case SPECULA_TYPE_Q8_0: *f = {32, 34, 2}; return true;
-        case SPECULA_TYPE_Q4_K: *f = {256, 144, 16}; return true;
-        case SPECULA_TYPE_Q5_K: *f = {256, 176, 16}; return true;
-        case SPECULA_TYPE_Q6_K: *f = {256, 210, 2}; return true;
+        case SPECULA_TYPE_F32: *f = {32, 128, 16, 4}; return true;
+        case SPECULA_TYPE_F16: *f = {32, 64, 16, 2}; return true;
+        case SPECULA_TYPE_BF16: *f = {32, 64, 16, 2}; return true;
+        case SPECULA_TYPE_Q4_0: *f = {32, 18, 2, 0}; return true;
+        case SPECULA_TYPE_Q8_0: *f = {32, 34, 2, 0}; return true;
+        case SPECULA_TYPE_Q4_K: *f = {256, 144, 16, 0}; return true;
+        case SPECULA_TYPE_Q5_K: *f = {256, 176, 16, 0}; return true;
+        case SPECULA_TYPE_Q6_K: *f = {256, 210, 2, 0}; return true;
         default: return false;
     }
 }
@@ -237,6 +255,15 @@ static inline bool specula_format_of(int32_t type, specula_format_info *f) {
         case SPECULA_TYPE_Q4_K: { using F = specula::format_q4_k; __VA_ARGS__; } break;            \
         case SPECULA_TYPE_Q5_K: { using F = specula::format_q5_k; __VA_ARGS__; } break;            \
         case SPECULA_TYPE_Q6_K: { using F = specula::format_q6_k; __VA_ARGS__; } break;            \
+        default: break;                                                                             \
+    }
+
+// The same over the plain formats only (edge paths).
+#define SPECULA_WITH_PLAIN_FORMAT(type, F, ...)                                                     \
+    switch (type) {                                                                                 \
+        case SPECULA_TYPE_F32: { using F = specula::format_f32; __VA_ARGS__; } break;              \
+        case SPECULA_TYPE_F16: { using F = specula::format_f16; __VA_ARGS__; } break;              \
+        case SPECULA_TYPE_BF16: { using F = specula::format_bf16; __VA_ARGS__; } break;            \
         default: break;                                                                             \
     }
 

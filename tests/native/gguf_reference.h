@@ -45,7 +45,13 @@ static inline int ref_block_bytes(int type) {
     }
 }
 
-static inline size_t ref_row_bytes(int type, int64_t cols) { return (size_t)(cols / ref_block(type)) * (size_t)ref_block_bytes(type); }
+/* Plain types (F32, F16, BF16) take rows of any length; block types whole blocks. */
+static inline int ref_plain_bytes(int type) { return type == REF_F32 ? 4 : type == REF_F16 || type == REF_BF16 ? 2 : 0; }
+
+static inline size_t ref_row_bytes(int type, int64_t cols) {
+    if (ref_plain_bytes(type)) return (size_t)cols * ref_plain_bytes(type);
+    return (size_t)(cols / ref_block(type)) * (size_t)ref_block_bytes(type);
+}
 
 /* ---- numbers ---- */
 
@@ -111,29 +117,20 @@ static inline float ref_get_half(const uint8_t *p) { return ref_half_to_float((u
 static inline void ref_random_row(int type, int64_t cols, uint8_t *row) {
     const size_t bytes = ref_row_bytes(type, cols);
     for (size_t i = 0; i < bytes; i++) row[i] = (uint8_t)ref_next();
+    for (int64_t i = 0; ref_plain_bytes(type) && i < cols; i++) {
+        float f = ref_uniform(-1.0f, 1.0f);
+        uint32_t x;
+        memcpy(&x, &f, 4);
+        if (type == REF_F32) memcpy(row + 4 * i, &f, 4);
+        else if (type == REF_F16) ref_put_half(row + 2 * i, f);
+        else row[2 * i] = (uint8_t)(x >> 16), row[2 * i + 1] = (uint8_t)(x >> 24);
+    }
+    if (ref_plain_bytes(type)) return;
     const int bb = ref_block_bytes(type);
     const int64_t blocks = cols / ref_block(type);
     for (int64_t b = 0; b < blocks; b++) {
         uint8_t *p = row + b * bb;
         switch (type) {
-            case REF_F32:
-                for (int i = 0; i < 32; i++) {
-                    float f = ref_uniform(-1.0f, 1.0f);
-                    memcpy(p + 4 * i, &f, 4);
-                }
-                break;
-            case REF_F16:
-                for (int i = 0; i < 32; i++) ref_put_half(p + 2 * i, ref_uniform(-1.0f, 1.0f));
-                break;
-            case REF_BF16:
-                for (int i = 0; i < 32; i++) {
-                    float f = ref_uniform(-1.0f, 1.0f);
-                    uint32_t x;
-                    memcpy(&x, &f, 4);
-                    p[2 * i] = (uint8_t)(x >> 16);
-                    p[2 * i + 1] = (uint8_t)(x >> 24);
-                }
-                break;
             case REF_Q4_0:
             case REF_Q8_0:
                 ref_put_half(p, ref_uniform(0.002f, 0.05f) * (ref_next() & 1 ? 1.0f : -1.0f));
@@ -163,21 +160,17 @@ static inline void ref_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t
 }
 
 static inline void ref_dequantize_row(int type, const uint8_t *row, int64_t cols, float *y) {
+    for (int64_t i = 0; ref_plain_bytes(type) && i < cols; i++) {
+        if (type == REF_F32) memcpy(y + i, row + 4 * i, 4);
+        else if (type == REF_F16) y[i] = ref_get_half(row + 2 * i);
+        else y[i] = ref_bf16_to_float((uint16_t)(row[2 * i] | (row[2 * i + 1] << 8)));
+    }
+    if (ref_plain_bytes(type)) return;
     const int bb = ref_block_bytes(type);
     const int64_t nb = cols / ref_block(type);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *x = row + b * bb;
         switch (type) {
-            case REF_F32:
-                memcpy(y, x, 128);
-                y += 32;
-                break;
-            case REF_F16:
-                for (int i = 0; i < 32; i++) *y++ = ref_get_half(x + 2 * i);
-                break;
-            case REF_BF16:
-                for (int i = 0; i < 32; i++) *y++ = ref_bf16_to_float((uint16_t)(x[2 * i] | (x[2 * i + 1] << 8)));
-                break;
             case REF_Q4_0: {
                 const float d = ref_get_half(x);
                 for (int j = 0; j < 16; j++) {

@@ -140,6 +140,12 @@ static void test_matmul(void) {
         CHECK(specula_type_supported(type) == 1, "type %s not supported", ref_type_name(type));
         for (int n = 1; n <= 8; n++) matmul_case(type, n % 2 ? 37 : 133, 768, n, 0);
         if (ref_block(type) == 32) matmul_case(type, 1, 32, 3, 0); /* one unit, one row */
+        if (ref_plain_bytes(type)) {                                 /* rows of no whole units: the edge paths */
+            matmul_case(type, 172, 172, 1, 0);
+            matmul_case(type, 64, 97, 8, 0);
+            matmul_case(type, 172, 172, 17, 1);
+            matmul_case(type, 64, 97, 9, 1);
+        }
         const int ns[] = {2, 3, 17, 64, 200, 512};
         for (int i = 0; i < 6; i++) matmul_case(type, i % 2 ? 77 : 130, 512, ns[i], 1);
         printf("gemv, gemm %-5s checked\n", ref_type_name(type));
@@ -153,7 +159,8 @@ static void test_matmul_arguments(void) {
     CHECK(specula_gemv(S, 3, w, 0, 4, 32, x, 0, 1, y, 0) == SPECULA_ERROR_UNSUPPORTED, "gemv of type 3 accepted");
     CHECK(specula_gemv(S, REF_Q4_0, w, 0, 4, 33, x, 0, 1, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "33 columns accepted");
     CHECK(specula_gemv(S, REF_Q4_0, w, 0, 4, 32, x, 4, 1, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "unaligned x accepted");
-    CHECK(specula_gemm(S, REF_F16, w, 8, 4, 32, x, 0, 2, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "unaligned F16 weights accepted");
+    CHECK(specula_gemm(S, REF_F16, w, 1, 4, 32, x, 0, 2, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "odd F16 weights accepted");
+    CHECK(specula_gemm(S, REF_Q4_K, w, 8, 4, 256, x, 0, 2, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "unaligned Q4_K weights accepted");
     CHECK(specula_gemm(S, REF_Q8_0, w, 0, 1000, 64, x, 0, 2, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "weights past the buffer accepted");
     CHECK(strstr(specula_last_error(), "weights") != NULL, "message does not name the weights: %s", specula_last_error());
     CHECK(specula_gemv(NULL, REF_Q4_0, w, 0, 4, 32, x, 0, 1, y, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "NULL stream accepted");
@@ -222,8 +229,9 @@ static void test_ops(void) {
     }
     /* embedding of every type: a bad id gives a zero row and the sticky error */
     CHECK(kernel_errors() == 0, "kernel errors before the embedding test");
-    for (int t = 0; t < REF_N_TYPES; t++) {
-        const int type = REF_TYPES[t], rows = 11, dim = 512, n = 6;
+    for (int t = 0; t <= REF_N_TYPES; t++) {
+        /* every type, then F32 rows of 100 (the element-wise edge path) */
+        const int type = t < REF_N_TYPES ? REF_TYPES[t] : REF_F32, rows = 11, dim = t < REF_N_TYPES ? 512 : 100, n = 6;
         const int32_t ids[6] = {3, 0, 10, 11, -1, 7};
         const size_t rb = ref_row_bytes(type, dim);
         uint8_t *table = malloc(rows * rb);
@@ -239,7 +247,7 @@ static void test_ops(void) {
         OK(specula_embedding(S, type, tb, 0, rows, dim, ib, 0, n, yb, 0));
         down(yb, y, sizeof(float) * n * dim);
         char what[64];
-        snprintf(what, sizeof what, "embedding %s", ref_type_name(type));
+        snprintf(what, sizeof what, "embedding %s, rows of %d", ref_type_name(type), dim);
         compare(what, y, want, (size_t)n * dim, 1e-6, 1e-6);
         const int32_t e = kernel_errors();
         CHECK(e == 1, "%s: kernel errors %d, want 1 (SPECULA_KERNEL_ERROR_EMBEDDING_ID)", what, e);
