@@ -21,6 +21,8 @@ gemv_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, const flo
     float acc[MAX_N];
 #pragma unroll
     for (int i = 0; i < MAX_N; i++) acc[i] = 0.0f;
+    // Two units in flight per lane: a 4096-column row is only 4 steps of the warp.
+#pragma unroll 2
     for (int u = lane; u < units; u += 32) {
         float wv[UNIT];
         F::part(row, u, 0, wv);

@@ -9,7 +9,9 @@ extern "C" {
 }
 
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 static int failures;
 
@@ -55,7 +57,27 @@ static void check(int type) {
     std::free(ref);
 }
 
+// The reference's F16 rounding (used to check the KV store bit for bit) against cuda_fp16's.
+static void check_half_rounding() {
+    int bad = 0;
+    for (int i = 0; i < 2000000 && bad < 5; i++) {
+        uint32_t bits = ref_next() << 1 ^ ref_next();
+        float f;
+        std::memcpy(&f, &bits, 4);
+        if (i % 2) f = ldexpf(ref_uniform(-1.0f, 1.0f), (int)(ref_next() % 40) - 26);  // around the F16 range
+        if (f != f) continue;
+        const uint16_t want = __half_as_ushort(__float2half_rn(f)), got = ref_float_to_half(f);
+        if (got != want && bad++ < 5) std::fprintf(stderr, "FAIL F16 rounding of %a: %04x, want %04x\n", (double)f, got, want);
+        if (ref_half_to_float(want) != __half2float(__ushort_as_half(want)) && bad++ < 5) {
+            std::fprintf(stderr, "FAIL F16 %04x widened\n", want);
+        }
+    }
+    failures += bad;
+    std::printf("F16 rounding %s\n", bad ? "differs" : "matches cuda_fp16");
+}
+
 int main() {
+    check_half_rounding();
     check<specula::format_f32>(REF_F32);
     check<specula::format_f16>(REF_F16);
     check<specula::format_bf16>(REF_BF16);
