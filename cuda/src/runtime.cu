@@ -171,6 +171,20 @@ extern "C" int32_t specula_stream_create(int32_t device, specula_stream **stream
         delete st;
         return cuda_fail(e, "cudaStreamCreateWithFlags");
     }
+    // Split-K attention partials for up to 128 heads of head_dim 128, made now so that recording a
+    // decode step allocates nothing; larger models grow it on first use (relaxed capture allows it).
+    void *scratch = nullptr;
+    const uint64_t scratch_bytes = (uint64_t)SPECULA_FA_DECODE_MAX_TOKENS * 128 * SPECULA_FA_MAX_SPLITS * (SPECULA_FA_MAX_HEAD_DIM + 2) * 4;
+    if (cudaMalloc(&scratch, scratch_bytes) == cudaSuccess) {
+        try {
+            st->scratch_blocks.push_back(scratch);
+            st->scratch_bytes = scratch_bytes;
+        } catch (...) {
+            cudaFree(scratch);
+        }
+    } else {
+        cudaGetLastError();  // not fatal: the first split-K call allocates what it needs
+    }
     *stream = st;
     return SPECULA_OK;
 }
