@@ -15,7 +15,7 @@ enum { REF_F32 = 0, REF_F16 = 1, REF_Q4_0 = 2, REF_Q8_0 = 8, REF_Q4_K = 12, REF_
 static const int REF_TYPES[] = {REF_F32, REF_F16, REF_BF16, REF_Q4_0, REF_Q8_0, REF_Q4_K, REF_Q5_K, REF_Q6_K};
 enum { REF_N_TYPES = 8 };
 
-static const char *ref_type_name(int type) {
+static inline const char *ref_type_name(int type) {
     switch (type) {
         case REF_F32: return "F32";
         case REF_F16: return "F16";

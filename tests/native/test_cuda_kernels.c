@@ -80,6 +80,9 @@ static int32_t kernel_errors(void) {
 
 /* ---- matrix products ---- */
 
+/* Weights in registered host memory (zero-copy, as mapped GGUF files on integrated GPUs) when set. */
+static int registered_weights;
+
 static void matmul_case(int type, int64_t rows, int64_t cols, int n, int gemm) {
     const size_t rb = ref_row_bytes(type, cols);
     uint8_t *w = malloc(rows * rb);
@@ -91,15 +94,14 @@ static void matmul_case(int type, int64_t rows, int64_t cols, int n, int gemm) {
     }
     /* The tensor-core path rounds both operands to F16; the bound scales with sum |w x|. */
     double *mag = malloc(sizeof(double) * n * rows);
+    float *xr = malloc(sizeof(float) * n * cols);
+    for (size_t i = 0; i < (size_t)n * cols; i++) xr[i] = gemm ? ref_round_half(x[i]) : x[i];
+    for (size_t i = 0; gemm && i < (size_t)rows * cols; i++) wf[i] = ref_round_half(wf[i]);
     for (int i = 0; i < n; i++) {
         for (int64_t r = 0; r < rows; r++) {
             double sum = 0, m = 0;
             for (int64_t c = 0; c < cols; c++) {
-                double a = wf[r * cols + c], b = x[(size_t)i * cols + c];
-                if (gemm) {
-                    a = ref_round_half((float)a);
-                    b = ref_round_half((float)b);
-                }
+                const double a = wf[r * cols + c], b = xr[(size_t)i * cols + c];
                 sum += a * b;
                 m += fabs(a * b);
             }
@@ -107,7 +109,16 @@ static void matmul_case(int type, int64_t rows, int64_t cols, int n, int gemm) {
             mag[(size_t)i * rows + r] = m;
         }
     }
-    specula_buffer *wb = dev_from(w, rows * rb), *xb = dev_from(x, sizeof(float) * n * cols), *yb = dev(sizeof(float) * n * rows);
+    specula_buffer *wb = NULL, *xb = dev_from(x, sizeof(float) * n * cols), *yb = dev(sizeof(float) * n * rows);
+    void *pinned = NULL;
+    if (registered_weights) {
+        const size_t bytes = (rows * rb + 4095) / 4096 * 4096;
+        pinned = aligned_alloc(4096, bytes);
+        memcpy(pinned, w, rows * rb);
+        OK(specula_buffer_register_host(0, pinned, bytes, &wb));
+    } else {
+        wb = dev_from(w, rows * rb);
+    }
     if (gemm) OK(specula_gemm(S, type, wb, 0, rows, cols, xb, 0, n, yb, 0));
     else OK(specula_gemv(S, type, wb, 0, rows, cols, xb, 0, n, yb, 0));
     down(yb, y, sizeof(float) * n * rows);
@@ -124,7 +135,9 @@ static void matmul_case(int type, int64_t rows, int64_t cols, int n, int gemm) {
     CHECK(bad == 0, "%s %s %lldx%lld n=%d: %zu of %lld outputs off (worst %.2f of the bound)", gemm ? "gemm" : "gemv",
           ref_type_name(type), (long long)rows, (long long)cols, n, bad, (long long)(n * rows), worst_ratio);
     free(mag);
-    specula_buffer_free(wb);
+    free(xr);
+    specula_buffer_free(wb); /* unregisters registered weights before their memory goes */
+    free(pinned);
     specula_buffer_free(xb);
     specula_buffer_free(yb);
     free(w);
@@ -526,6 +539,19 @@ static void test_copy(void) {
     printf("copy checked\n");
 }
 
+static void test_registered(int can_map) {
+    if (!can_map) {
+        printf("registered weights: skipped, the device cannot map host memory\n");
+        return;
+    }
+    registered_weights = 1;
+    matmul_case(REF_Q4_0, 37, 512, 3, 0);
+    matmul_case(REF_Q4_K, 37, 512, 2, 0);
+    matmul_case(REF_Q8_0, 70, 512, 20, 1);
+    registered_weights = 0;
+    printf("GEMV and GEMM on registered host memory checked\n");
+}
+
 int main(void) {
     int32_t count = 0;
     if (specula_device_count(&count) != SPECULA_OK || count == 0) {
@@ -539,6 +565,7 @@ int main(void) {
     test_copy();
     test_matmul_arguments();
     test_matmul();
+    test_registered(info.can_map_host_memory);
     test_ops();
     test_rope();
     test_kv_store();
