@@ -2,6 +2,7 @@
 #include "cuda_internal.cuh"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -36,6 +37,18 @@ enum { MAX_DEVICES = 64 };
 std::mutex error_words_lock;
 unsigned int *error_words[MAX_DEVICES];
 
+// Frees the error words at exit, before the CUDA runtime's own exit handler (registered when the
+// runtime initialised, so earlier, so run later): memory checkers see no device allocation left.
+void free_error_words() {
+    std::lock_guard<std::mutex> hold(error_words_lock);
+    for (int d = 0; d < MAX_DEVICES; d++) {
+        if (error_words[d] == nullptr) continue;
+        cudaSetDevice(d);
+        cudaFree(error_words[d]);
+        error_words[d] = nullptr;
+    }
+}
+
 // Allocates and zeroes the device's sticky error word once (the device is current).
 int32_t ensure_error_word(int32_t device) {
     if (device >= MAX_DEVICES) return specula_fail(SPECULA_ERROR_UNSUPPORTED, "device %d: at most %d devices", device, MAX_DEVICES);
@@ -50,6 +63,8 @@ int32_t ensure_error_word(int32_t device) {
         return cuda_fail(e, "cudaMemset (kernel error word)");
     }
     error_words[device] = word;
+    static bool exit_handler = false;
+    if (!exit_handler) exit_handler = std::atexit(free_error_words) == 0;
     return SPECULA_OK;
 }
 
