@@ -68,6 +68,14 @@ int32_t ensure_error_word(int32_t device) {
     return SPECULA_OK;
 }
 
+// A NULL stream means synchronous, but cudaMemcpy from pageable memory returns once the data is
+// staged, and device-to-device copies and memsets return at once: wait for the legacy stream, which
+// the non-blocking streams the kernels run on do not otherwise order against.
+cudaError_t finish_synchronous(cudaError_t e, const specula_stream *stream) {
+    if (e != cudaSuccess || stream != nullptr) return e;
+    return cudaStreamSynchronize(nullptr);
+}
+
 }  // namespace
 
 int32_t specula_cuda_fail(cudaError_t e, const char *what) {
@@ -281,6 +289,7 @@ extern "C" int32_t specula_buffer_upload(specula_buffer *buffer, uint64_t offset
     char *dst = static_cast<char *>(buffer->device_ptr) + offset;
     cudaError_t e = stream == nullptr ? cudaMemcpy(dst, host, bytes, cudaMemcpyHostToDevice)
                                       : cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream->stream);
+    e = finish_synchronous(e, stream);
     return e == cudaSuccess ? SPECULA_OK : cuda_fail(e, "cudaMemcpy (upload)");
 }
 
@@ -304,6 +313,7 @@ extern "C" int32_t specula_buffer_copy(specula_buffer *dst, uint64_t dst_offset,
     const char *from = specula_at<const char>(src, src_offset);
     cudaError_t e = stream == nullptr ? cudaMemcpy(to, from, bytes, cudaMemcpyDeviceToDevice)
                                       : cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice, stream->stream);
+    e = finish_synchronous(e, stream);
     return e == cudaSuccess ? SPECULA_OK : cuda_fail(e, "cudaMemcpy (device to device)");
 }
 
@@ -315,6 +325,7 @@ extern "C" int32_t specula_buffer_fill(specula_buffer *buffer, uint64_t offset, 
     if (bytes == 0) return SPECULA_OK;
     char *p = specula_at<char>(buffer, offset);
     cudaError_t e = stream == nullptr ? cudaMemset(p, value, bytes) : cudaMemsetAsync(p, value, bytes, stream->stream);
+    e = finish_synchronous(e, stream);
     return e == cudaSuccess ? SPECULA_OK : cuda_fail(e, "cudaMemset");
 }
 
