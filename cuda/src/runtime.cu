@@ -58,6 +58,7 @@ int32_t ensure_error_word(int32_t device) {
     cudaError_t e = cudaMalloc(&word, sizeof *word);
     if (e != cudaSuccess) return cuda_fail(e, "cudaMalloc (kernel error word)");
     e = cudaMemset(word, 0, sizeof *word);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(nullptr);  // a device memset returns before it is done
     if (e != cudaSuccess) {
         cudaFree(word);
         return cuda_fail(e, "cudaMemset (kernel error word)");
@@ -387,6 +388,7 @@ extern "C" int32_t specula_kernel_errors(int32_t device, int32_t *errors) {
     e = cudaMemcpy(&bits, word, sizeof bits, cudaMemcpyDeviceToHost);
     if (e != cudaSuccess) return cuda_fail(e, "cudaMemcpy (kernel error word)");
     e = cudaMemset(word, 0, sizeof bits);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(nullptr);  // cleared before any later kernel can set a bit
     if (e != cudaSuccess) return cuda_fail(e, "cudaMemset (kernel error word)");
     *errors = (int32_t)bits;
     return SPECULA_OK;
