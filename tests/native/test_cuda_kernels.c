@@ -402,7 +402,14 @@ static void attention_reference(const specula_attention_params *p, const float *
     free(s);
 }
 
+/* Queries at positions first, first + 1, ... (shuffled when asked: rows need not be in order). */
+static void attention_case_ordered(int n_tokens, int n_heads, int n_kv, int D, int ctx, int first, int bad_row, int shuffle);
+
 static void attention_case(int n_tokens, int n_heads, int n_kv, int D, int ctx, int first, int bad_row) {
+    attention_case_ordered(n_tokens, n_heads, n_kv, D, ctx, first, bad_row, 0);
+}
+
+static void attention_case_ordered(int n_tokens, int n_heads, int n_kv, int D, int ctx, int first, int bad_row, int shuffle) {
     specula_attention_params p = {n_tokens, n_heads, n_kv, D, ctx, 1.0f / sqrtf((float)D)};
     const size_t qn = (size_t)n_tokens * n_heads * D, cn = (size_t)ctx * n_kv * D;
     float *q = randoms(qn, -2, 2), *got = malloc(sizeof(float) * qn);
@@ -410,6 +417,11 @@ static void attention_case(int n_tokens, int n_heads, int n_kv, int D, int ctx, 
     for (size_t i = 0; i < cn; i++) ck[i] = ref_float_to_half(ref_uniform(-2, 2)), cv[i] = ref_float_to_half(ref_uniform(-1, 1));
     int32_t *pos = malloc(sizeof(int32_t) * n_tokens);
     for (int i = 0; i < n_tokens; i++) pos[i] = first + i < ctx ? first + i : ctx - 1;
+    for (int i = n_tokens - 1; shuffle && i > 0; i--) {
+        const int j = (int)(ref_next() % (uint32_t)(i + 1)), t = pos[i];
+        pos[i] = pos[j];
+        pos[j] = t;
+    }
     if (bad_row >= 0) pos[bad_row] = ctx;
     double *want = malloc(sizeof(double) * qn);
     attention_reference(&p, q, ck, cv, pos, want);
@@ -445,6 +457,9 @@ static void test_attention(void) {
         printf("attention head_dim %d checked\n", D);
     }
     attention_case(3, 32, 8, 128, 16384, 16381, -1); /* long-context decode: 32 ranges of 512 keys */
+    attention_case(33, 4, 1, 64, 64, 31, -1);         /* one row past a query tile, keys up to the last row */
+    attention_case_ordered(40, 4, 2, 128, 200, 100, -1, 1); /* positions out of order */
+    attention_case_ordered(3, 4, 2, 96, 1000, 500, -1, 1);
     specula_attention_params p = {1, 4, 2, 72, 16, 0.1f};
     specula_buffer *b = dev(1 << 16);
     CHECK(specula_flash_attention(S, &p, b, 0, b, 0, b, 0, b, 0, b, 0) == SPECULA_ERROR_UNSUPPORTED, "flash head_dim 72 accepted");
@@ -489,7 +504,8 @@ static void test_graph(void) {
     CHECK(specula_graph_begin(S) == SPECULA_ERROR_INVALID_ARGUMENT, "graph_begin while recording accepted");
     queue_step(&b);
     OK(specula_graph_end(S, &g));
-    CHECK(specula_graph_end(S, &g) == SPECULA_ERROR_INVALID_ARGUMENT, "graph_end while not recording accepted");
+    specula_graph *again = NULL;
+    CHECK(specula_graph_end(S, &again) == SPECULA_ERROR_INVALID_ARGUMENT && again == NULL, "graph_end while not recording accepted");
     float replayed[ST_ROWS], direct[ST_ROWS], first[ST_ROWS];
     const int32_t positions[3] = {10, 599, 300};
     for (int i = 0; i < 3; i++) {
