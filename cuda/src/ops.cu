@@ -4,6 +4,7 @@
 // twin is metal/kernels/ops.metal.
 #include "cuda_internal.cuh"
 #include "quants.cuh"
+#include "rope.cuh"
 
 #include <cuda_fp16.h>
 #include <cmath>
@@ -126,30 +127,16 @@ __global__ void __launch_bounds__(ROW_THREADS) embedding_edge_kernel(const uint8
     for (int c = threadIdx.x; c < dim; c += ROW_THREADS) y[(size_t)t * dim + c] = bad ? 0.0f : F::element(row, c);
 }
 
-struct rope_args {
-    int n_tokens, n_heads, head_dim, rope_dim, mode;
-    float freq_base, freq_scale, ext_factor, corr_low, corr_high, magnitude;
-};
-
-// One thread per rotated pair of one head of one token (grid.y = token), in place. The pair's
-// frequency is computed in double and the angle pos * freq rounded to float, as the CPU path
-// (Rope.java) and ggml do; YaRN mixes interpolated and extrapolated frequencies by ggml's ramp.
-__global__ void rope_kernel(rope_args a, float *x, const int32_t *positions, const float *freq_factors) {
+// One thread per rotated pair of one head of one token (grid.y = token), in place (rope.cuh).
+__global__ void rope_kernel(specula::rope_args a, float *x, const int32_t *positions, const float *freq_factors) {
     const int pairs = a.rope_dim / 2, i = blockIdx.x * ELEMENT_THREADS + threadIdx.x, t = blockIdx.y;
     if (i >= a.n_heads * pairs) return;
     const int head = i / pairs, p = i % pairs;
-    double freq = pow((double)a.freq_base, -2.0 * p / a.rope_dim);
-    if (freq_factors != nullptr) freq /= (double)freq_factors[p];
-    double mix = 0.0;
-    if (a.ext_factor != 0.0f) {
-        const double y = (p - (double)a.corr_low) / fmax(0.001, (double)a.corr_high - (double)a.corr_low);
-        mix = (1.0 - fmin(1.0, fmax(0.0, y))) * a.ext_factor;
-    }
-    freq *= a.freq_scale * (1.0 - mix) + mix;
-    const float theta = (float)positions[t] * (float)freq;
-    const float c = cosf(theta) * a.magnitude, s = sinf(theta) * a.magnitude;
+    float c, s;
+    int i0, i1;
+    specula::rope_rotation(a, positions[t], p, freq_factors, &c, &s);
+    specula::rope_pair(a, p, &i0, &i1);
     float *xh = x + ((size_t)t * a.n_heads + head) * a.head_dim;
-    const int i0 = a.mode == SPECULA_ROPE_NEOX ? p : 2 * p, i1 = a.mode == SPECULA_ROPE_NEOX ? p + pairs : 2 * p + 1;
     const float x0 = xh[i0], x1 = xh[i1];
     xh[i0] = x0 * c - x1 * s;
     xh[i1] = x0 * s + x1 * c;
@@ -286,27 +273,7 @@ extern "C" int32_t specula_rope(specula_stream *stream, const specula_rope_param
     SPECULA_NEED(fn, stream, x, x_offset, (uint64_t)p->n_tokens * p->n_heads * p->head_dim * 4, 4, "x");
     SPECULA_NEED(fn, stream, positions, positions_offset, (uint64_t)p->n_tokens * 4, 4, "positions");
     if (freq_factors != nullptr) SPECULA_NEED(fn, stream, freq_factors, freq_factors_offset, (uint64_t)(p->rope_dim / 2) * 4, 4, "freq_factors");
-    rope_args a;
-    a.n_tokens = p->n_tokens;
-    a.n_heads = p->n_heads;
-    a.head_dim = p->head_dim;
-    a.rope_dim = p->rope_dim;
-    a.mode = p->mode;
-    a.freq_base = p->freq_base;
-    a.freq_scale = p->freq_scale;
-    a.ext_factor = p->ext_factor;
-    a.corr_low = a.corr_high = 0.0f;
-    a.magnitude = p->attn_factor;
-    if (p->ext_factor != 0.0f) {
-        // ggml_rope_yarn_corr_dims, rounded as RopeScaling.correctionDims computes it (float
-        // operands, logarithms in double rounded to float).
-        const float two_pi = 2.0f * 3.14159265358979323846f, log_base = 2.0f * (float)std::log((double)p->freq_base);
-        const float lo = std::floor((float)p->rope_dim * (float)std::log((double)((float)p->n_ctx_orig / (p->beta_fast * two_pi))) / log_base);
-        const float hi = std::ceil((float)p->rope_dim * (float)std::log((double)((float)p->n_ctx_orig / (p->beta_slow * two_pi))) / log_base);
-        a.corr_low = std::fmax(0.0f, lo);
-        a.corr_high = std::fmin((float)(p->rope_dim - 1), hi);
-        a.magnitude = p->attn_factor * (1.0f + 0.1f * (float)std::log((double)(1.0f / p->freq_scale)));
-    }
+    const specula::rope_args a = specula::rope_args_of(p);
     const float *ff = freq_factors == nullptr ? nullptr : specula_at<const float>(freq_factors, freq_factors_offset);
     dim3 grid(specula_ceil_div((uint64_t)p->n_heads * (p->rope_dim / 2), ELEMENT_THREADS), (unsigned int)p->n_tokens);
     rope_kernel<<<grid, ELEMENT_THREADS, 0, stream->stream>>>(a, specula_at<float>(x, x_offset),
