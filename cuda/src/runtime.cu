@@ -421,10 +421,10 @@ extern "C" int32_t specula_graph_end(specula_stream *stream, specula_graph **gra
         return cuda_fail(e, "cudaStreamEndCapture (a call during recording was not allowed)");
     }
     cudaGraphExec_t exec = nullptr;
-    e = cudaGraphInstantiate(&exec, g, 0);
+    e = cudaGraphInstantiateWithFlags(&exec, g, 0);  // this form exists from CUDA 11.4 (JetPack 5) to 13
     if (e != cudaSuccess) {
         cudaGraphDestroy(g);
-        return cuda_fail(e, "cudaGraphInstantiate");
+        return cuda_fail(e, "cudaGraphInstantiateWithFlags");
     }
     auto *gr = new (std::nothrow) specula_graph{stream->device, g, exec};
     if (gr == nullptr) {
