@@ -1,6 +1,6 @@
 // FlashAttention over the F16 KV cache, causal by position (query i sees cache rows 0 ..
 // positions[i]), GQA (query head h reads KV head h / (n_heads / n_kv_heads)). Mirrors
-// cuda/src/flash_attention.cu:
+// cuda/src/attention.cu:
 //  - flash_attn_prefill: SPECULA_FA_BLOCK_Q query rows of one head per threadgroup, keys in blocks
 //    of SPECULA_FA_BLOCK_K; S = Q K^T and O += P V on simdgroup matrices (CUDA: mma), online
 //    softmax per row with lanes over the block's 32 keys; rows are rescaled by multiplying O by a

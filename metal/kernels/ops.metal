@@ -1,5 +1,5 @@
-// The fused small ops, plain attention and byte copies. Mirrors cuda/src/ops.cu, rope.cu,
-// kv_store.cu and attention.cu.
+// The fused small ops, plain attention and byte copies. Mirrors cuda/src/ops.cu (with
+// rope.cuh) and the plain attention of cuda/src/attention.cu.
 #include <metal_stdlib>
 #include "quants.h"
 #include "specula_metal_args.h"
