@@ -56,6 +56,10 @@ final class CudaWeights implements AutoCloseable {
     private final Map<GgufTensor, Matrix> uploaded = new IdentityHashMap<>();
 
     CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency) {
+        if (c.moe() != null) {
+            throw new IllegalArgumentException(c.architecture() + " with " + c.moe().expertCount()
+                    + " experts: mixture-of-experts layers run on the CPU only so far (--device cpu)");
+        }
         this.lib = lib;
         this.device = device;
         this.residency = residency;

@@ -40,7 +40,7 @@ class ModelConfigTest {
         new GgufWriter().putString("general.architecture", "bert").write(p);
         try (GgufFile f = GgufFile.open(p)) {
             var e = assertThrows(GgufFormatException.class, () -> ModelConfig.from(f));
-            assertEquals("bert.gguf: architecture 'bert' is not supported (Specula runs llama, qwen2, qwen3)", e.getMessage());
+            assertEquals("bert.gguf: architecture 'bert' is not supported (Specula runs llama, qwen2, qwen2moe, qwen3, qwen3moe)", e.getMessage());
         }
     }
 
