@@ -11,17 +11,24 @@ import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Supplier;
+import dev.specula.engine.KvCache;
+import dev.specula.gguf.GgufFile;
+import dev.specula.placement.PlacementPlan;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * Where {@code run} and {@code bench} compute: {@code --device cpu} (the default) or
  * {@code --device cuda} (the whole model on CUDA0; an error where there is no GPU).
  *
- * <p>The seam for tensor placement (issue 6): its options ({@code -ngl N}, {@code -ot}) are not
- * parsed here; they set {@link #gpuLayers}, and {@link #choose} applies llama.cpp's rule as far as
- * a whole-model backend can: N at least the layer count (llama.cpp's {@code -ngl 99} or
- * {@code all}) runs everything on the GPU, and where there is none that is a one-line warning and
- * the CPU runs; 0 runs on the CPU; a partial offload is refused until placement exists.
+ * <p>Tensor placement ({@link PlacementOptions}: {@code -ngl}, {@code -ot}, {@code --cpu-moe},
+ * {@code --n-cpu-moe}, {@code --gpu-mem}, {@code --fit}) is planned before any weight moves
+ * ({@link PlacementPlan}) and checked against the GPU's budget. A plan that keeps everything on
+ * the GPU runs there; one that keeps everything on the CPU runs there; a split one is refused
+ * until split execution exists. As llama.cpp, -ngl without a GPU is a one-line warning and the
+ * CPU runs; an -ot rule naming a GPU, or --fit, is an error there.
  */
 final class DeviceOption {
     enum Backend { CPU, CUDA }
@@ -34,13 +41,49 @@ final class DeviceOption {
             + "copying them to the device; the default on integrated GPUs (Jetson), slow over PCIe elsewhere")
     boolean noCopyWeights;
 
-    /** Layers asked for the GPU by the placement options (-ngl), or null where none was given. */
+    @Mixin
+    PlacementOptions placement = new PlacementOptions();
+
+    /** Layers asked for the GPU (-ngl; tests set it directly), or null where none was given. */
     Integer gpuLayers;
+
+    private Integer layers() {
+        return gpuLayers != null ? gpuLayers : placement.layers();
+    }
 
     /** The CUDA library the commands use: the one {@link CudaLibrary#load} finds, or a stand-in set by tests. */
     static volatile Supplier<Optional<CudaLibrary>> cudaLibrary = CudaLibrary::load;
 
-    /** The backend for a model of {@code layers} layers; warns on {@code err} when -ngl asks for a GPU there is not. */
+    /**
+     * The backend for this model under the placement flags: the plan is made and checked against
+     * the budget first (a one-line error naming what does not fit), then it must be all on one device.
+     */
+    Backend choose(GgufFile f, ModelConfig c, int context, KvCache.Precision precision, int batch, PrintWriter err) {
+        if (!placement.beyondLayers() && gpuLayers == null && placement.gpuLayers == null) return choose(c.blockCount(), err);
+        if (!device.equalsIgnoreCase("cpu")) throw new UserError("--device " + device + " puts the whole model on the GPU; give it or placement flags (-ngl, -ot, --cpu-moe, --fit), not both");
+        String why = cudaUnavailable();
+        if (why != null && (placement.namesGpu() || placement.fit)) {
+            throw new UserError((placement.fit ? "--fit" : "-ot") + " places tensors on CUDA0, but " + why);
+        }
+        if (why != null) return choose(c.blockCount(), err); // -ngl alone: llama.cpp's warning, then the CPU
+        List<String> reasons = new ArrayList<>();
+        PlacementPlan plan = placement.plan(f, c, context, precision == KvCache.Precision.F16 ? 2 : 4, batch,
+                placement.budget(cudaLibrary.get()), reasons);
+        for (String r : reasons) err.println("specula: fit: " + r);
+        err.flush();
+        if (plan.gpus().isEmpty()) return Backend.CPU;
+        if (plan.allOn("CUDA0")) return Backend.CUDA;
+        PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
+        throw new UserError("this placement splits the model between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
+                + Units.bytes(gpu.weights()) + "); running a split model is not built yet: put it all on one device (-ngl all, or no GPU flags)"
+                + " (specula info --placement shows the plan)");
+    }
+
+    /**
+     * The backend for a model of {@code layers} layers under -ngl alone (llama.cpp's rule: the
+     * output layer counts as one, so everything is on the GPU from -ngl layers+1); warns on
+     * {@code err} when -ngl asks for a GPU there is not.
+     */
     Backend choose(int layers, PrintWriter err) {
         String d = device.toLowerCase(Locale.ROOT);
         boolean explicitCuda = switch (d) {
@@ -53,16 +96,19 @@ final class DeviceOption {
             if (why != null) throw new UserError("--device cuda: " + why);
             return Backend.CUDA;
         }
-        if (gpuLayers == null || gpuLayers <= 0) return Backend.CPU;
-        if (gpuLayers < layers) {
-            throw new UserError("-ngl " + gpuLayers + " offloads part of the model's " + layers
-                    + " layers; partial offload is not supported yet (use -ngl " + layers + " or more for all, 0 for none)");
-        }
+        Integer ngl = layers();
+        if (ngl == null || ngl <= 0) return Backend.CPU;
         String why = cudaUnavailable();
-        if (why == null) return Backend.CUDA;
-        err.println("specula: warning: -ngl " + gpuLayers + " asks for the GPU, but " + why + "; running on the CPU");
-        err.flush();
-        return Backend.CPU;
+        if (why != null) {
+            err.println("specula: warning: -ngl " + (ngl == Integer.MAX_VALUE ? "all" : ngl) + " asks for the GPU, but " + why + "; running on the CPU");
+            err.flush();
+            return Backend.CPU;
+        }
+        if (ngl <= layers) {
+            throw new UserError("-ngl " + ngl + " offloads the output and the last " + (ngl - 1) + " of the model's " + layers
+                    + " layers; partial offload is not supported yet (use -ngl " + (layers + 1) + " or all for everything, 0 for none)");
+        }
+        return Backend.CUDA;
     }
 
     private static String cudaUnavailable() {
