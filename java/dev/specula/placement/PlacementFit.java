@@ -12,12 +12,14 @@ import java.util.regex.Pattern;
 
 /**
  * {@code --fit}: the placement within the GPU's budget that {@link CostModel} predicts fastest.
- * Everything starts on the GPU (the user's -ot rules still win); while it does not fit, the
- * tensors that cost least per byte freed move to the CPU: experts first (a token reads k of n of
- * them), then the dense feed-forward matrices, layer by layer from the first; only if that is
- * not enough do whole layers (attention and KV cache) follow, from the first, as a lower
- * {@code -ngl} would. The reasons are kept for the user, with the prediction against the best
- * layer offload ({@code -ngl} alone) at the same budget.
+ * Everything goes to the GPU if it fits (the user's -ot rules still win). If not, one candidate
+ * per number L of whole layers (attention and KV cache) kept on the CPU, from none upward as a
+ * lower {@code -ngl} would: layers 0..L-1 on the CPU, the rest on the GPU, less the tensors that
+ * cost least per byte freed until it fits (experts first: a token reads k of n of them; then the
+ * dense feed-forward matrices, from the first layer). The fastest predicted candidate wins, so
+ * attention and the KV cache leave the GPU only where moving more feed-forward would not fit or
+ * would cost more (on a tiny model, the activation copies). The reasons are kept for the user,
+ * with the prediction against the best layer offload ({@code -ngl} alone) at the same budget.
  */
 public final class PlacementFit {
     /** The dense feed-forward matrices worth moving (norms and routers are too small to free anything). */
@@ -30,45 +32,65 @@ public final class PlacementFit {
     public static Result fit(List<PlacementPlan.TensorSize> sizes, ModelConfig c, PlacementRequest request) {
         int n = c.blockCount();
         String gpu = request.gpu();
-        PlacementRequest all = request.withGpuLayers(PlacementRequest.ALL_LAYERS);
-        Map<String, String> pinned = new HashMap<>();
-        PlacementPlan plan = PlacementPlan.of(sizes, c, all, pinned);
-        List<String> reasons = new ArrayList<>();
         long budget = request.gpuBudget();
-        long need = gpuBytes(plan);
+        PlacementPlan whole = PlacementPlan.of(sizes, c, request.withGpuLayers(PlacementRequest.ALL_LAYERS));
+        long need = gpuBytes(whole);
+        List<String> reasons = new ArrayList<>();
         if (need <= budget) {
             reasons.add("everything fits on " + gpu + ": " + ByteSize.format(need) + " of " + budgetText(budget));
-            return new Result(plan, withPrediction(reasons, plan, sizes, c, request));
+            return new Result(whole, withPrediction(reasons, whole, sizes, c, request));
         }
         reasons.add("everything on " + gpu + " needs " + ByteSize.format(need) + ", " + ByteSize.format(need - budget)
                 + " more than its budget of " + ByteSize.format(budget));
-        List<PlacementPlan.Placed> candidates = new ArrayList<>();
+        // One candidate per number of whole layers kept on the CPU (0 first): the rest on the GPU,
+        // less the cheapest feed-forward tensors until it fits. The fastest predicted one wins.
+        Candidate best = null;
+        boolean fewerLayersFit = false;
+        for (int cpuLayers = 0; cpuLayers <= n + 1; cpuLayers++) {
+            Candidate k = candidate(sizes, c, request, cpuLayers);
+            if (k == null) continue;
+            if (best == null || k.seconds < best.seconds) {
+                fewerLayersFit = best != null;
+                best = k;
+            }
+        }
+        if (best == null) throw new PlacementException(gpu + ": nothing fits in a budget of " + ByteSize.format(budget));
+        explainMoves(reasons, best.moved, c);
+        if (best.cpuLayers > 0) {
+            reasons.add((best.cpuLayers > n ? "every layer and the output" : best.cpuLayers == 1 ? "layer 0" : "layers 0-" + (best.cpuLayers - 1))
+                    + " whole (attention and KV cache) to the CPU: " + (fewerLayersFit
+                    ? "predicted faster than moving more feed-forward tensors (each moved tensor adds activation copies)"
+                    : "moving feed-forward tensors alone did not free enough"));
+        }
+        return new Result(best.plan, withPrediction(reasons, best.plan, sizes, c, request));
+    }
+
+    private record Candidate(PlacementPlan plan, List<PlacementPlan.Placed> moved, int cpuLayers, double seconds) {}
+
+    /** Layers 0..cpuLayers-1 whole on the CPU, then the cheapest feed-forward tensors until it fits; null if it cannot. */
+    private static Candidate candidate(List<PlacementPlan.TensorSize> sizes, ModelConfig c, PlacementRequest request, int cpuLayers) {
+        PlacementRequest r = request.withGpuLayers(c.blockCount() + 1 - cpuLayers);
+        PlacementPlan plan = PlacementPlan.of(sizes, c, r);
+        long need = gpuBytes(plan), budget = request.gpuBudget();
+        List<PlacementPlan.Placed> movable = new ArrayList<>();
         for (PlacementPlan.Placed t : plan.tensors()) {
-            if (!t.device().equals(gpu) || userRule(request, t.name())) continue;
-            if (t.kind() == PlacementPlan.Kind.EXPERTS || (t.kind() == PlacementPlan.Kind.FFN && DENSE_FFN.matcher(t.name()).find())) candidates.add(t);
+            if (!t.device().equals(request.gpu()) || userRule(request, t.name())) continue;
+            if (t.kind() == PlacementPlan.Kind.EXPERTS || (t.kind() == PlacementPlan.Kind.FFN && DENSE_FFN.matcher(t.name()).find())) movable.add(t);
         }
         // Cheapest first: the fraction of its bytes a token reads, then the earlier layer.
-        candidates.sort(Comparator.comparingDouble((PlacementPlan.Placed t) -> CostModel.readFraction(t, c))
+        movable.sort(Comparator.comparingDouble((PlacementPlan.Placed t) -> CostModel.readFraction(t, c))
                 .thenComparingInt(PlacementPlan.Placed::layer));
+        Map<String, String> pinned = new HashMap<>();
         List<PlacementPlan.Placed> moved = new ArrayList<>();
-        for (PlacementPlan.Placed t : candidates) {
+        for (PlacementPlan.Placed t : movable) {
             if (need <= budget) break;
             pinned.put(t.name(), TensorOverride.Devices.CPU);
             moved.add(t);
             need -= t.bytes();
         }
-        plan = PlacementPlan.of(sizes, c, all, pinned);
-        explainMoves(reasons, moved, c);
-        int cpuLayers = 0;
-        while (gpuBytes(plan) > budget && cpuLayers <= n) {
-            cpuLayers++;
-            plan = PlacementPlan.of(sizes, c, request.withGpuLayers(n + 1 - cpuLayers), pinned);
-        }
-        if (cpuLayers > 0) {
-            reasons.add((cpuLayers > n ? "every layer and the output" : "layers 0-" + (cpuLayers - 1)) + " whole (attention and KV cache) to the CPU:"
-                    + " the feed-forward alone did not free enough");
-        }
-        return new Result(plan, withPrediction(reasons, plan, sizes, c, request));
+        if (!pinned.isEmpty()) plan = PlacementPlan.of(sizes, c, r, pinned);
+        if (gpuBytes(plan) > budget) return null;
+        return new Candidate(plan, moved, cpuLayers, CostModel.secondsPerToken(plan));
     }
 
     private static boolean userRule(PlacementRequest r, String name) {

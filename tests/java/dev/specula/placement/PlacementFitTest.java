@@ -56,12 +56,19 @@ class PlacementFitTest {
     }
 
     @Test
-    void aDenseModelMovesItsFeedForwardBeforeAnyAttention() {
-        ModelShapes.Shape llama = ModelShapes.llama8b(32);
-        PlacementPlan p = PlacementFit.fit(llama.tensors(), llama.config(),
-                new PlacementRequest(null, List.of(), "CUDA0", ByteSize.parse("3GiB"), 4096, 2, 512)).plan().requireFits();
-        assertEquals("CPU", device(p, "blk.0.ffn_up.weight"));
-        assertEquals("CUDA0", device(p, "blk.0.attn_q.weight"));
+    void theChoiceIsNeverPredictedSlowerThanTheBestLayerOffloadAtTheSameBudget() {
+        for (ModelShapes.Shape shape : List.of(MOE, ModelShapes.llama8b(32))) {
+            for (String budget : List.of("2GiB", "3GiB", "6GiB", "12GiB", "20GiB")) {
+                PlacementRequest r = new PlacementRequest(null, List.of(), "CUDA0", ByteSize.parse(budget), 4096, 2, 512);
+                PlacementPlan chosen = PlacementFit.fit(shape.tensors(), shape.config(), r).plan().requireFits();
+                double best = Double.MAX_VALUE;
+                for (int ngl = 0; ngl <= shape.config().blockCount() + 1; ngl++) {
+                    PlacementPlan p = PlacementPlan.of(shape.tensors(), shape.config(), r.withGpuLayers(ngl));
+                    if (PlacementFit.gpuBytes(p) <= r.gpuBudget()) best = Math.min(best, CostModel.secondsPerToken(p));
+                }
+                assertTrue(CostModel.secondsPerToken(chosen) <= best, shape.config().architecture() + " at " + budget);
+            }
+        }
     }
 
     static String device(PlacementPlan p, String name) {
