@@ -72,11 +72,35 @@ final class DeviceOption {
         for (String r : reasons) err.println("specula: fit: " + r);
         err.flush();
         if (plan.gpus().isEmpty()) return Backend.CPU;
+        // The CUDA backend keeps the token embedding on the GPU too (a lookup kernel), which llama.cpp's rule leaves on the CPU.
+        GgufTensorSize embedding = GgufTensorSize.of(f, "token_embd.weight");
+        try {
+            plan.requireFits(c.tiedOutput() ? 0 : embedding.bytes(), "the token embedding (the CUDA backend looks tokens up there)");
+        } catch (dev.specula.placement.PlacementException e) {
+            throw new UserError(f.path().getFileName() + ": " + e.getMessage());
+        }
         if (plan.allOn("CUDA0")) return Backend.CUDA;
-        PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
-        throw new UserError("this placement splits the model between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
-                + Units.bytes(gpu.weights()) + "); running a split model is not built yet: put it all on one device (-ngl all, or no GPU flags)"
-                + " (specula info --placement shows the plan)");
+        boolean[] host = plan.hostFeedForwardLayers();
+        if (host == null) {
+            PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
+            throw new UserError("this placement splits the model by layer between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
+                    + Units.bytes(gpu.weights()) + "); Specula splits only the feed-forward (attention, KV cache and output on the GPU): "
+                    + "use -ngl all with --cpu-moe or -ot ...ffn...=CPU, or no GPU flags (specula info --placement shows the plan)");
+        }
+        hostFeedForward = host;
+        plannedFor = c;
+        return Backend.CUDA;
+    }
+
+    /** The feed-forward layers the chosen plan keeps on the CPU (split execution), for the model it was made for; else null. */
+    private boolean[] hostFeedForward;
+    private ModelConfig plannedFor;
+
+    private record GgufTensorSize(long bytes) {
+        static GgufTensorSize of(GgufFile f, String name) {
+            var t = f.tensor(name);
+            return new GgufTensorSize(t == null ? 0 : t.byteSize());
+        }
     }
 
     /**
@@ -123,13 +147,23 @@ final class DeviceOption {
     Transformer open(Backend backend, ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
         if (backend == Backend.CPU) return new CpuTransformer(c, w, threads, flash);
         CudaTransformer t;
+        boolean[] host = c == plannedFor ? hostFeedForward : null;
         try {
-            t = CudaTransformer.open(cudaLibrary.get(), c, w, flash, noCopyWeights);
+            if (host == null) t = CudaTransformer.open(cudaLibrary.get(), c, w, flash, noCopyWeights);
+            else {
+                CudaLibrary lib = cudaLibrary.get().orElseThrow();
+                t = new CudaTransformer(lib, 0, c, w, flash, WeightResidency.choose(lib.device(0), noCopyWeights), host, threads);
+            }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new UserError(e.getMessage());
         }
         String where = t.weightResidency() == WeightResidency.MAPPED ? "weights read from the mapped file (" + Units.bytes(t.weightBytes()) + " copied)"
                 : Units.bytes(t.weightBytes()) + " of weights on the GPU";
+        if (t.split()) {
+            int layers = 0;
+            for (boolean h : host) if (h) layers++;
+            where += "; the feed-forward of " + layers + " of " + c.blockCount() + " layers on the CPU (split: activations copied at each boundary)";
+        }
         err.printf(Locale.ROOT, "specula: %s (%s): %s%s%n", t.backendName(), t.deviceName(), where,
                 flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
                         + c.headDim() + ": plain attention" : "");

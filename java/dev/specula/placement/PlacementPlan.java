@@ -188,13 +188,43 @@ public final class PlacementPlan {
     }
 
     /**
+     * The shape of split execution Specula runs: everything on the GPU (attention, output, every
+     * KV cache) except the feed-forward of some layers; for each layer, whether any of its
+     * feed-forward or expert tensors is on the CPU (that layer's whole feed-forward then runs there).
+     * Null where the plan splits otherwise (a layer's attention or KV cache on the CPU).
+     */
+    public boolean[] hostFeedForwardLayers() {
+        String gpu = request.gpu();
+        int n = config.blockCount();
+        for (int il = 0; il <= n; il++) if (!layerDevice[il].equals(gpu)) return null;
+        boolean[] host = new boolean[n];
+        for (Placed t : tensors) {
+            switch (t.kind()) {
+                case EMBEDDING -> { }
+                case ATTENTION, OUTPUT -> {
+                    if (!t.device().equals(gpu)) return null;
+                }
+                case FFN, EXPERTS -> host[t.layer()] |= !t.device().equals(gpu);
+            }
+        }
+        return host;
+    }
+
+    /**
      * Refuses, in one line, a plan that does not fit the GPU's budget: the bytes needed and
      * missing, and the largest tensor groups placed there.
      */
     public PlacementPlan requireFits() {
+        return requireFits(0, null);
+    }
+
+    /** As {@link #requireFits()}, with {@code extra} more bytes on the GPU for {@code what} (the backend's own needs). */
+    public PlacementPlan requireFits(long extra, String what) {
         String gpu = request.gpu();
-        Usage u = usage.get(gpu);
-        if (u == null || u.total() <= request.gpuBudget()) return this;
+        Usage counted = usage.get(gpu);
+        if (counted == null && extra == 0) return this;
+        Usage u = counted == null ? new Usage(extra, 0, 0) : new Usage(counted.weights() + extra, counted.kvCache(), counted.buffers());
+        if (u.total() <= request.gpuBudget()) return this;
         List<Group> there = new ArrayList<>(groups().stream().filter(g -> g.device().equals(gpu)).toList());
         there.sort((a, b) -> Long.compare(b.bytes(), a.bytes()));
         StringBuilder largest = new StringBuilder();
@@ -205,7 +235,8 @@ public final class PlacementPlan {
         throw new PlacementException(gpu + " needs " + ByteSize.format(u.total()) + " (weights " + ByteSize.format(u.weights())
                 + ", KV cache " + ByteSize.format(u.kvCache()) + ", buffers " + ByteSize.format(u.buffers()) + ") but its budget is "
                 + ByteSize.format(request.gpuBudget()) + ": " + ByteSize.format(u.total() - request.gpuBudget()) + " missing; largest there: "
-                + largest + " (keep some on the CPU: --cpu-moe, --n-cpu-moe N, a lower -ngl, -ot REGEX=CPU, or --fit)");
+                + largest + (what == null ? "" : ", " + what + " " + ByteSize.format(extra))
+                + " (keep some on the CPU: --cpu-moe, --n-cpu-moe N, a lower -ngl, -ot REGEX=CPU, or --fit)");
     }
 
     /** Tensors grouped by kind, device and runs of consecutive layers ({@code blk.0-23 experts}), in layer order. */

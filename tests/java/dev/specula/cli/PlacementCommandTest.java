@@ -84,12 +84,18 @@ class PlacementCommandTest {
     }
 
     @Test
-    void withAGpuASplitPlanIsRefusedAndAWholeOneRunsThere() {
+    void withAGpuExpertsOnTheCpuRunSplitAndALayerSplitOrExpertsOnTheGpuAreRefused() {
         DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
         var split = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
-        assertEquals(1, split.code());
-        assertTrue(split.err().contains("splits the model between the CPU") && split.err().contains("not built yet"), split.err());
-        var tooBig = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--gpu-mem", "100KiB");
+        assertEquals(0, split.code(), split.err());
+        assertTrue(split.err().contains("the feed-forward of 2 of 2 layers on the CPU (split"), split.err());
+        var byLayer = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "2", "--cpu-moe");
+        assertEquals(1, byLayer.code());
+        assertTrue(byLayer.err().contains("splits the model by layer"), byLayer.err());
+        var expertsOnGpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--n-cpu-moe", "1");
+        assertEquals(1, expertsOnGpu.code());
+        assertTrue(expertsOnGpu.err().contains("qwen3moe layer 1: its 8 experts would be on the GPU"), expertsOnGpu.err());
+        var tooBig = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe", "--gpu-mem", "100KiB");
         assertEquals(1, tooBig.code());
         assertTrue(tooBig.err().contains("CUDA0 needs") && tooBig.err().contains("missing"), tooBig.err());
         var cpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "0", "--gpu-mem", "1GiB");

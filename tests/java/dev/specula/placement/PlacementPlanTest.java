@@ -139,4 +139,16 @@ class PlacementPlanTest {
         assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("lots"));
         assertEquals("1.50 GiB", ByteSize.format(3L << 29));
     }
+
+    @Test
+    void onlyAFeedForwardSplitIsOneSpeculaRuns() {
+        boolean[] experts = plan(MOE, PlacementRequest.ALL_LAYERS, TensorOverride.cpuMoe(3), Long.MAX_VALUE).hostFeedForwardLayers();
+        assertTrue(experts[0] && experts[2] && !experts[3]);
+        boolean[] whole = plan(MOE, PlacementRequest.ALL_LAYERS, List.of(), Long.MAX_VALUE).hostFeedForwardLayers();
+        for (boolean h : whole) assertFalse(h);
+        assertNull(plan(MOE, 10, List.of(TensorOverride.cpuMoe()), Long.MAX_VALUE).hostFeedForwardLayers(), "layers on the CPU: a layer split");
+        assertNull(plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("attn_q=CPU"), Long.MAX_VALUE).hostFeedForwardLayers());
+        boolean[] dense = plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("blk\\.1\\.ffn_down=CPU"), Long.MAX_VALUE).hostFeedForwardLayers();
+        assertArrayEquals(new boolean[] {false, true, false, false}, dense);
+    }
 }
