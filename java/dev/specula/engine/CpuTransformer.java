@@ -140,6 +140,11 @@ public final class CpuTransformer implements Transformer {
         return logits;
     }
 
+    /** The experts of a mixture-of-experts model (null for a dense one), for tests of what was computed. */
+    MixtureOfExperts experts() {
+        return experts;
+    }
+
     @Override
     public void close() {
         team.close();

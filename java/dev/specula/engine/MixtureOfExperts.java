@@ -33,11 +33,15 @@ final class MixtureOfExperts {
     /** Per layer; null where the architecture has no shared expert. */
     private final CpuMatrix[] sharedRouter, sharedGate, sharedUp, sharedDown;
     private Buffers buffers;
+    /** Per layer and expert: feed-forward runs and rows computed since construction (what the tests check). */
+    final long[][] runs, rows;
 
     MixtureOfExperts(ModelConfig c, ModelWeights w) {
         this.moe = c.moe();
         this.dim = c.embeddingLength();
         int layers = c.blockCount(), n = moe.expertCount();
+        runs = new long[layers][n];
+        rows = new long[layers][n];
         router = new CpuMatrix[layers];
         gate = new CpuMatrix[layers][n];
         up = new CpuMatrix[layers][n];
@@ -126,6 +130,8 @@ final class MixtureOfExperts {
                 result[r++] = buf.expertOut[s][b];
             }
             feedForward(gate[li][e], up[li][e], down[li][e], in, result, buf.hg, buf.hu, team);
+            runs[li][e]++;
+            rows[li][e] += rowsOf[e];
         }
         for (int b = 0; b < batch; b++) {
             float[] o = out[b], w = routes[b].weights();
