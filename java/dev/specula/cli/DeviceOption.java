@@ -7,15 +7,16 @@ import dev.specula.engine.CudaTransformer;
 import dev.specula.engine.Transformer;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
+import dev.specula.engine.KvCache;
+import dev.specula.gguf.GgufFile;
+import dev.specula.placement.PlacementException;
+import dev.specula.placement.PlacementPlan;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Supplier;
-import dev.specula.engine.KvCache;
-import dev.specula.gguf.GgufFile;
-import dev.specula.placement.PlacementPlan;
-import java.util.ArrayList;
-import java.util.List;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -26,9 +27,10 @@ import picocli.CommandLine.Option;
  * <p>Tensor placement ({@link PlacementOptions}: {@code -ngl}, {@code -ot}, {@code --cpu-moe},
  * {@code --n-cpu-moe}, {@code --gpu-mem}, {@code --fit}) is planned before any weight moves
  * ({@link PlacementPlan}) and checked against the GPU's budget. A plan that keeps everything on
- * the GPU runs there; one that keeps everything on the CPU runs there; a split one is refused
- * until split execution exists. As llama.cpp, -ngl without a GPU is a one-line warning and the
- * CPU runs; an -ot rule naming a GPU, or --fit, is an error there.
+ * one device runs there; one that keeps only some layers' feed-forward on the CPU runs split
+ * ({@link CudaTransformer} with host feed-forward); a split by layer is refused in one line. As
+ * llama.cpp, -ngl without a GPU is a one-line warning and the CPU runs; an -ot rule naming a GPU,
+ * or --fit, is an error there.
  */
 final class DeviceOption {
     enum Backend { CPU, CUDA }
@@ -73,10 +75,11 @@ final class DeviceOption {
         err.flush();
         if (plan.gpus().isEmpty()) return Backend.CPU;
         // The CUDA backend keeps the token embedding on the GPU too (a lookup kernel), which llama.cpp's rule leaves on the CPU.
-        GgufTensorSize embedding = GgufTensorSize.of(f, "token_embd.weight");
+        // (A tied output already counts it on the GPU, and the backend uploads it once.)
+        long embedding = c.tiedOutput() ? 0 : f.requireTensor("token_embd.weight").byteSize();
         try {
-            plan.requireFits(c.tiedOutput() ? 0 : embedding.bytes(), "the token embedding (the CUDA backend looks tokens up there)");
-        } catch (dev.specula.placement.PlacementException e) {
+            plan.requireFits(embedding, "the token embedding (the CUDA backend looks tokens up there)");
+        } catch (PlacementException e) {
             throw new UserError(f.path().getFileName() + ": " + e.getMessage());
         }
         if (plan.allOn("CUDA0")) return Backend.CUDA;
@@ -95,13 +98,6 @@ final class DeviceOption {
     /** The feed-forward layers the chosen plan keeps on the CPU (split execution), for the model it was made for; else null. */
     private boolean[] hostFeedForward;
     private ModelConfig plannedFor;
-
-    private record GgufTensorSize(long bytes) {
-        static GgufTensorSize of(GgufFile f, String name) {
-            var t = f.tensor(name);
-            return new GgufTensorSize(t == null ? 0 : t.byteSize());
-        }
-    }
 
     /**
      * The backend for a model of {@code layers} layers under -ngl alone (llama.cpp's rule: the

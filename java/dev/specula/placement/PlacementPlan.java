@@ -52,6 +52,8 @@ public final class PlacementPlan {
     public record Group(String label, Kind kind, String device, int tensors, long bytes) {}
 
     private static final Pattern BLOCK = Pattern.compile("^blk\\.(\\d+)\\.");
+    /** The name under which the plan lists a tied output's copy of the embedding. */
+    public static final String TIED_OUTPUT = "token_embd.weight (tied output)";
 
     private final ModelConfig config;
     private final PlacementRequest request;
@@ -96,6 +98,10 @@ public final class PlacementPlan {
                 }
             }
             placed.add(new Placed(t.name(), t.bytes(), layer, kindOf(t.name(), layer, n), device));
+            // A tied output is the embedding again on the output layer's device (llama.cpp: TENSOR_DUPLICATED).
+            if (layer < 0 && c.tiedOutput() && !layerDevice[n].equals(TensorOverride.Devices.CPU)) {
+                placed.add(new Placed(TIED_OUTPUT, t.bytes(), n, Kind.OUTPUT, layerDevice[n]));
+            }
         }
         return new PlacementPlan(c, r, placed, layerDevice);
     }

@@ -70,4 +70,13 @@ final class ModelShapes {
         t.add(new PlacementPlan.TensorSize("output.weight", q4(dim, vocab)));
         return new Shape(c, t);
     }
+
+    /** The same model with its output tied to the embedding (no output.weight). */
+    static Shape tied(Shape s) {
+        ModelConfig c = s.config();
+        ModelConfig t = new ModelConfig(c.architecture(), c.embeddingLength(), c.feedForwardLength(), c.blockCount(), c.headCount(),
+                c.headCountKv(), c.headDim(), c.vocabSize(), c.contextLength(), c.rmsEps(), c.ropeFreqBase(), c.ropeScaling(),
+                c.ropeDims(), c.ropeNeox(), c.qkvBias(), c.qkNorm(), true, c.moe());
+        return new Shape(t, s.tensors().stream().filter(x -> !x.name().equals("output.weight")).toList());
+    }
 }

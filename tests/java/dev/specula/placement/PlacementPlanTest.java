@@ -151,4 +151,16 @@ class PlacementPlanTest {
         boolean[] dense = plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("blk\\.1\\.ffn_down=CPU"), Long.MAX_VALUE).hostFeedForwardLayers();
         assertArrayEquals(new boolean[] {false, true, false, false}, dense);
     }
+
+    @Test
+    void aTiedOutputIsTheEmbeddingAgainOnTheOutputsDevice() {
+        ModelShapes.Shape tied = ModelShapes.tied(LLAMA);
+        long embedding = tied.tensors().get(0).bytes();
+        PlacementPlan gpu = plan(tied, 1, List.of(), Long.MAX_VALUE);
+        assertEquals("CUDA0", devices(gpu).get(PlacementPlan.TIED_OUTPUT));
+        assertEquals("CPU", devices(gpu).get("token_embd.weight"));
+        long gpuWeights = gpu.usage().get("CUDA0").weights();
+        assertEquals(embedding + 4L * 4096, gpuWeights, "the tied output and output_norm");
+        assertNull(devices(plan(tied, 0, List.of(), Long.MAX_VALUE)).get(PlacementPlan.TIED_OUTPUT), "on the CPU the one mapped copy serves both");
+    }
 }
