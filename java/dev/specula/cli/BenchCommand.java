@@ -95,7 +95,8 @@ final class BenchCommand implements Callable<Integer> {
         try (GgufFile f = LoadProgress.open(model)) {
             ModelConfig c = ModelConfig.from(f);
             ModelWeights w = new ModelWeights(f, c);
-            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            int longest = Arrays.stream(prompt).max().orElse(0) + Arrays.stream(gen).max().orElse(0) + 1;
+            DeviceOption.Backend backend = device.choose(f, c, longest, KvCache.Precision.F16, Math.max(1, Arrays.stream(prompt).max().orElse(1)), err);
             gpuColumn = backend != DeviceOption.Backend.CPU;
             String name = f.metadata().optString("general.name").orElse(c.architecture());
             String ftype = f.metadata().contains("general.file_type") ? FileType.name(f.metadata().getInt("general.file_type")) : "?";
@@ -207,7 +208,7 @@ final class BenchCommand implements Callable<Integer> {
             Tokenizer tok = Tokenizer.fromGguf(f);
             SamplingParams greedy = SamplingParams.greedy();
             PrintWriter err = spec.commandLine().getErr();
-            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            DeviceOption.Backend backend = device.choose(f, c, 4096, KvCache.Precision.F16, 512, err);
             try (Transformer m = device.open(backend, c, new ModelWeights(f, c), t, fa, err);
                  DraftOptions.Handle h = draft.open(tok, 4096, t, fa, KvCache.Precision.F16, greedy, device, backend, err)) {
                 for (Map.Entry<String, String> e : prompts.entrySet()) {

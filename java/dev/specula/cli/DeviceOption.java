@@ -7,21 +7,30 @@ import dev.specula.engine.CudaTransformer;
 import dev.specula.engine.Transformer;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
+import dev.specula.engine.KvCache;
+import dev.specula.gguf.GgufFile;
+import dev.specula.placement.PlacementException;
+import dev.specula.placement.PlacementPlan;
 import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Supplier;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
  * Where {@code run} and {@code bench} compute: {@code --device cpu} (the default) or
  * {@code --device cuda} (the whole model on CUDA0; an error where there is no GPU).
  *
- * <p>The seam for tensor placement (issue 6): its options ({@code -ngl N}, {@code -ot}) are not
- * parsed here; they set {@link #gpuLayers}, and {@link #choose} applies llama.cpp's rule as far as
- * a whole-model backend can: N at least the layer count (llama.cpp's {@code -ngl 99} or
- * {@code all}) runs everything on the GPU, and where there is none that is a one-line warning and
- * the CPU runs; 0 runs on the CPU; a partial offload is refused until placement exists.
+ * <p>Tensor placement ({@link PlacementOptions}: {@code -ngl}, {@code -ot}, {@code --cpu-moe},
+ * {@code --n-cpu-moe}, {@code --gpu-mem}, {@code --fit}) is planned before any weight moves
+ * ({@link PlacementPlan}) and checked against the GPU's budget. A plan that keeps everything on
+ * one device runs there; one that keeps only some layers' feed-forward on the CPU runs split
+ * ({@link CudaTransformer} with host feed-forward); a split by layer is refused in one line. As
+ * llama.cpp, -ngl without a GPU is a one-line warning and the CPU runs; an -ot rule naming a GPU,
+ * or --fit, is an error there.
  */
 final class DeviceOption {
     enum Backend { CPU, CUDA }
@@ -34,13 +43,67 @@ final class DeviceOption {
             + "copying them to the device; the default on integrated GPUs (Jetson), slow over PCIe elsewhere")
     boolean noCopyWeights;
 
-    /** Layers asked for the GPU by the placement options (-ngl), or null where none was given. */
+    @Mixin
+    PlacementOptions placement = new PlacementOptions();
+
+    /** Layers asked for the GPU (-ngl; tests set it directly), or null where none was given. */
     Integer gpuLayers;
+
+    private Integer layers() {
+        return gpuLayers != null ? gpuLayers : placement.layers();
+    }
 
     /** The CUDA library the commands use: the one {@link CudaLibrary#load} finds, or a stand-in set by tests. */
     static volatile Supplier<Optional<CudaLibrary>> cudaLibrary = CudaLibrary::load;
 
-    /** The backend for a model of {@code layers} layers; warns on {@code err} when -ngl asks for a GPU there is not. */
+    /**
+     * The backend for this model under the placement flags: the plan is made and checked against
+     * the budget first (a one-line error naming what does not fit), then it must be all on one device.
+     */
+    Backend choose(GgufFile f, ModelConfig c, int context, KvCache.Precision precision, int batch, PrintWriter err) {
+        if (!placement.beyondLayers() && gpuLayers == null && placement.gpuLayers == null) return choose(c.blockCount(), err);
+        if (!device.equalsIgnoreCase("cpu")) throw new UserError("--device " + device + " puts the whole model on the GPU; give it or placement flags (-ngl, -ot, --cpu-moe, --fit), not both");
+        String why = cudaUnavailable();
+        if (why != null && (placement.namesGpu() || placement.fit)) {
+            throw new UserError((placement.fit ? "--fit" : "-ot") + " places tensors on CUDA0, but " + why);
+        }
+        if (why != null) return choose(c.blockCount(), err); // -ngl alone: llama.cpp's warning, then the CPU
+        List<String> reasons = new ArrayList<>();
+        PlacementPlan plan = placement.plan(f, c, context, precision == KvCache.Precision.F16 ? 2 : 4, batch,
+                placement.budget(cudaLibrary.get()), reasons);
+        for (String r : reasons) err.println("specula: fit: " + r);
+        err.flush();
+        if (plan.gpus().isEmpty()) return Backend.CPU;
+        // The CUDA backend keeps the token embedding on the GPU too (a lookup kernel), which llama.cpp's rule leaves on the CPU.
+        // (A tied output already counts it on the GPU, and the backend uploads it once.)
+        long embedding = c.tiedOutput() ? 0 : f.requireTensor("token_embd.weight").byteSize();
+        try {
+            plan.requireFits(embedding, "the token embedding (the CUDA backend looks tokens up there)");
+        } catch (PlacementException e) {
+            throw new UserError(f.path().getFileName() + ": " + e.getMessage());
+        }
+        if (plan.allOn("CUDA0")) return Backend.CUDA;
+        boolean[] host = plan.hostFeedForwardLayers();
+        if (host == null) {
+            PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
+            throw new UserError("this placement splits the model by layer between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
+                    + Units.bytes(gpu.weights()) + "); Specula splits only the feed-forward (attention, KV cache and output on the GPU): "
+                    + "use -ngl all with --cpu-moe or -ot ...ffn...=CPU, or no GPU flags (specula info --placement shows the plan)");
+        }
+        hostFeedForward = host;
+        plannedFor = c;
+        return Backend.CUDA;
+    }
+
+    /** The feed-forward layers the chosen plan keeps on the CPU (split execution), for the model it was made for; else null. */
+    private boolean[] hostFeedForward;
+    private ModelConfig plannedFor;
+
+    /**
+     * The backend for a model of {@code layers} layers under -ngl alone (llama.cpp's rule: the
+     * output layer counts as one, so everything is on the GPU from -ngl layers+1); warns on
+     * {@code err} when -ngl asks for a GPU there is not.
+     */
     Backend choose(int layers, PrintWriter err) {
         String d = device.toLowerCase(Locale.ROOT);
         boolean explicitCuda = switch (d) {
@@ -53,16 +116,19 @@ final class DeviceOption {
             if (why != null) throw new UserError("--device cuda: " + why);
             return Backend.CUDA;
         }
-        if (gpuLayers == null || gpuLayers <= 0) return Backend.CPU;
-        if (gpuLayers < layers) {
-            throw new UserError("-ngl " + gpuLayers + " offloads part of the model's " + layers
-                    + " layers; partial offload is not supported yet (use -ngl " + layers + " or more for all, 0 for none)");
-        }
+        Integer ngl = layers();
+        if (ngl == null || ngl <= 0) return Backend.CPU;
         String why = cudaUnavailable();
-        if (why == null) return Backend.CUDA;
-        err.println("specula: warning: -ngl " + gpuLayers + " asks for the GPU, but " + why + "; running on the CPU");
-        err.flush();
-        return Backend.CPU;
+        if (why != null) {
+            err.println("specula: warning: -ngl " + (ngl == Integer.MAX_VALUE ? "all" : ngl) + " asks for the GPU, but " + why + "; running on the CPU");
+            err.flush();
+            return Backend.CPU;
+        }
+        if (ngl <= layers) {
+            throw new UserError("-ngl " + ngl + " offloads the output and the last " + (ngl - 1) + " of the model's " + layers
+                    + " layers; partial offload is not supported yet (use -ngl " + (layers + 1) + " or all for everything, 0 for none)");
+        }
+        return Backend.CUDA;
     }
 
     private static String cudaUnavailable() {
@@ -77,13 +143,23 @@ final class DeviceOption {
     Transformer open(Backend backend, ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
         if (backend == Backend.CPU) return new CpuTransformer(c, w, threads, flash);
         CudaTransformer t;
+        boolean[] host = c == plannedFor ? hostFeedForward : null;
         try {
-            t = CudaTransformer.open(cudaLibrary.get(), c, w, flash, noCopyWeights);
+            if (host == null) t = CudaTransformer.open(cudaLibrary.get(), c, w, flash, noCopyWeights);
+            else {
+                CudaLibrary lib = cudaLibrary.get().orElseThrow();
+                t = new CudaTransformer(lib, 0, c, w, flash, WeightResidency.choose(lib.device(0), noCopyWeights), host, threads);
+            }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new UserError(e.getMessage());
         }
         String where = t.weightResidency() == WeightResidency.MAPPED ? "weights read from the mapped file (" + Units.bytes(t.weightBytes()) + " copied)"
                 : Units.bytes(t.weightBytes()) + " of weights on the GPU";
+        if (t.split()) {
+            int layers = 0;
+            for (boolean h : host) if (h) layers++;
+            where += "; the feed-forward of " + layers + " of " + c.blockCount() + " layers on the CPU (split: activations copied at each boundary)";
+        }
         err.printf(Locale.ROOT, "specula: %s (%s): %s%s%n", t.backendName(), t.deviceName(), where,
                 flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
                         + c.headDim() + ": plain attention" : "");

@@ -16,7 +16,12 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import dev.specula.model.ModelConfig;
+import dev.specula.placement.CostModel;
+import dev.specula.placement.PlacementException;
+import dev.specula.placement.PlacementPlan;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -49,6 +54,22 @@ final class InfoCommand implements Callable<Integer> {
     @Option(names = "--check", description = "decode every tensor and report NaN/infinite values (exit 1 if any)")
     boolean check;
 
+    @Option(names = "--placement", description = "print which device holds each tensor group, the KV cache and the buffers "
+            + "under the placement flags (-ngl, -ot, --cpu-moe, --n-cpu-moe, --gpu-mem, --fit); exit 1 if it does not fit")
+    boolean placement;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "with --placement: KV cache positions (default: 4096; 0 = the model's)")
+    int context = 4096;
+
+    @Option(names = {"-ctk", "--cache-type-k"}, paramLabel = "f16|f32", description = "with --placement: KV cache precision (default: f16)")
+    String cacheType = "f16";
+
+    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "with --placement: tokens per forward pass (default: 512)")
+    int batch = 512;
+
+    @Mixin
+    PlacementOptions placementOptions = new PlacementOptions();
+
     @Override
     public Integer call() {
         Path p = model != null ? model : file;
@@ -59,6 +80,7 @@ final class InfoCommand implements Callable<Integer> {
             printSummary(f, out);
             if (showMetadata) printMetadata(f.metadata(), out);
             printMix(f, out);
+            if (placement) return printPlacement(f, out);
             if (!noTensors) printTensors(f, filter, out);
             if (check) {
                 List<String> skipped = new ArrayList<>();
@@ -155,6 +177,44 @@ final class InfoCommand implements Callable<Integer> {
         if (!unsupported.isEmpty()) {
             out.println("note: Specula cannot compute with " + unsupported + "; this file can be inspected but not run");
         }
+    }
+
+    /** The plan as two tables (tensor groups, then totals per device); 1 with the one-line reason where it does not fit. */
+    private int printPlacement(GgufFile f, PrintWriter out) {
+        ModelConfig c = ModelConfig.from(f);
+        int ctx = context == 0 ? c.contextLength() : context;
+        int kvBytes = switch (cacheType.toLowerCase(Locale.ROOT)) {
+            case "f16" -> 2;
+            case "f32" -> 4;
+            default -> throw new UserError("-ctk: cache type '" + cacheType + "' is not supported (f16, f32)");
+        };
+        long budget = placementOptions.budget(DeviceOption.cudaLibrary.get());
+        List<String> reasons = new ArrayList<>();
+        PlacementPlan plan = placementOptions.unchecked(f, c, ctx, kvBytes, batch, budget, reasons);
+        out.println();
+        out.printf(Locale.ROOT, "placement: context %d, %s KV cache, batch %d, CUDA0 budget %s%n", ctx, cacheType.toLowerCase(Locale.ROOT), batch,
+                budget == Long.MAX_VALUE ? "unlimited (no GPU found; --gpu-mem sets one)" : Units.bytes(budget));
+        for (String r : reasons) out.println("fit: " + r);
+        TextTable groups = new TextTable("tensors", "device", "count:", "bytes:");
+        for (PlacementPlan.Group g : plan.groups()) groups.row(g.label(), g.device(), g.tensors(), Units.bytes(g.bytes()));
+        for (PlacementPlan.Group g : plan.kvCacheGroups()) groups.row(g.label(), g.device(), "", Units.bytes(g.bytes()));
+        groups.print(out);
+        out.println();
+        TextTable totals = new TextTable("device", "weights:", "KV cache:", "buffers:", "total:", "budget:");
+        plan.usage().forEach((d, u) -> totals.row(d, Units.bytes(u.weights()), Units.bytes(u.kvCache()), Units.bytes(u.buffers()),
+                Units.bytes(u.total()), d.equals("CPU") || budget == Long.MAX_VALUE ? "-" : Units.bytes(budget)));
+        totals.print(out);
+        out.printf(Locale.ROOT, "predicted decode: %.2f ms/token (cost model: CPU %.0f GB/s, GPU %.0f GB/s, %.0f us per activation copy)%n",
+                CostModel.secondsPerToken(plan) * 1e3, CostModel.CPU_BYTES_PER_SECOND / 1e9, CostModel.GPU_BYTES_PER_SECOND / 1e9, CostModel.COPY_SECONDS * 1e6);
+        try {
+            plan.requireFits();
+        } catch (PlacementException e) {
+            out.flush();
+            spec.commandLine().getErr().println("specula: error: " + f.path().getFileName() + ": " + e.getMessage());
+            spec.commandLine().getErr().flush();
+            return 1;
+        }
+        return 0;
     }
 
     private static void printTensors(GgufFile f, Pattern filter, PrintWriter out) {

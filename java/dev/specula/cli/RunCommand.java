@@ -130,7 +130,7 @@ final class RunCommand implements Callable<Integer> {
             Tokenizer tok = Tokenizer.fromGguf(f);
             int ctx = context == 0 ? c.contextLength() : context;
             if (ctx < 1) throw new UserError("-c must be positive (or 0 for the model's " + c.contextLength() + ")");
-            DeviceOption.Backend backend = device.choose(c.blockCount(), err);
+            DeviceOption.Backend backend = device.choose(f, c, ctx, precision, batch, err);
             if (precision != KvCache.Precision.F16 && backend != DeviceOption.Backend.CPU) {
                 throw new UserError("-ctk " + cacheType + ": the GPU keeps an F16 KV cache (f32 runs on the CPU only)");
             }

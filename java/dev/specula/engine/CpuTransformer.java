@@ -7,7 +7,8 @@ import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
 
 /**
- * The llama / qwen2 / qwen3 forward pass on the CPU, the reference every other backend is checked
+ * The llama / qwen2 / qwen3 forward pass on the CPU (and their mixture-of-experts variants:
+ * qwen2moe, qwen3moe, Mixtral, whose feed-forward is {@link MixtureOfExperts}), the reference every other backend is checked
  * against. A call takes a batch of tokens at consecutive positions (a prompt chunk, one decode
  * token, or a speculative draft to verify), runs them through the layers as matrix-matrix
  * products, appends their keys and values to the cache and returns logits.
@@ -20,6 +21,8 @@ public final class CpuTransformer implements Transformer {
     private final ModelWeights w;
     private final CpuMatrix embedding, output;
     private final CpuMatrix[] wq, wk, wv, wo, gate, up, down;
+    /** The experts of a mixture-of-experts model, or null for a dense one. */
+    private final MixtureOfExperts experts;
     private final Rope rope;
     private final ThreadTeam team;
     /** Activation buffers of the last batch size used, reused while it repeats (decode: always 1). */
@@ -34,6 +37,7 @@ public final class CpuTransformer implements Transformer {
         this.rope = new Rope(config, weights.ropeFreqs);
         embedding = new CpuMatrix(weights.tokenEmbedding);
         output = new CpuMatrix(weights.output);
+        experts = config.moe() == null ? null : new MixtureOfExperts(config, weights);
         int n = config.blockCount();
         wq = new CpuMatrix[n];
         wk = new CpuMatrix[n];
@@ -48,6 +52,7 @@ public final class CpuTransformer implements Transformer {
             wk[i] = new CpuMatrix(l.wk());
             wv[i] = new CpuMatrix(l.wv());
             wo[i] = new CpuMatrix(l.wo());
+            if (experts != null) continue;
             gate[i] = new CpuMatrix(l.gate());
             up[i] = new CpuMatrix(l.up());
             down[i] = new CpuMatrix(l.down());
@@ -117,10 +122,13 @@ public final class CpuTransformer implements Transformer {
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
 
             for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.ffnNorm(), xb[b], 0, dim, c.rmsEps());
-            gate[li].multiply(xb, hg, 0, team);
-            up[li].multiply(xb, hu, 0, team);
-            for (int b = 0; b < B; b++) VectorMath.swiglu(hg[b], hu[b], c.feedForwardLength());
-            down[li].multiply(hg, delta, 0, team);
+            if (experts != null) experts.forward(li, xb, delta, team);
+            else {
+                gate[li].multiply(xb, hg, 0, team);
+                up[li].multiply(xb, hu, 0, team);
+                for (int b = 0; b < B; b++) VectorMath.swiglu(hg[b], hu[b], c.feedForwardLength());
+                down[li].multiply(hg, delta, 0, team);
+            }
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
         }
         cache.extend(start + B);
@@ -130,6 +138,11 @@ public final class CpuTransformer implements Transformer {
         float[][] logits = new float[B - first][c.vocabSize()];
         output.multiply(normed, logits, 0, team);
         return logits;
+    }
+
+    /** The experts of a mixture-of-experts model (null for a dense one), for tests of what was computed. */
+    MixtureOfExperts experts() {
+        return experts;
     }
 
     @Override
@@ -143,7 +156,7 @@ public final class CpuTransformer implements Transformer {
 
         Buffers(ModelConfig c, int batch) {
             this.batch = batch;
-            int dim = c.embeddingLength(), ff = c.feedForwardLength();
+            int dim = c.embeddingLength(), ff = c.moe() == null ? c.feedForwardLength() : 0;
             x = new float[batch][dim];
             xb = new float[batch][dim];
             q = new float[batch][c.qDim()];

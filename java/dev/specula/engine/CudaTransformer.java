@@ -32,6 +32,12 @@ import java.util.Set;
  *       ({@link #gpuMillis}).
  * </ul>
  *
+ * <p>Split execution: the feed-forward of layers the placement keeps on the CPU (every layer of a
+ * mixture of experts, whose experts have no kernels; chosen dense layers) runs there
+ * ({@link HostFeedForward}): the normed activations are copied down, the result up, and the step
+ * goes on on the GPU. Such a step has host work in the middle, so it is queued directly, never
+ * recorded as a graph.
+ *
  * <p>What specula.h has no kernel for is composed: qwen2's bias add over a batch broadcasts the
  * bias with doubling device copies, then adds ({@code specula_add} has no broadcast); qwen3's
  * per-head Q/K norms are {@code specula_rms_norm} over {@code n_tokens x n_heads} rows of one head.
@@ -61,6 +67,8 @@ public final class CudaTransformer implements Transformer {
     private MemorySegment staging;
     private final List<CudaKvCache> caches = new ArrayList<>();
     private boolean decodeGraphs = true;
+    /** The CPU segments (split execution), or null where the whole step runs on the GPU. */
+    private final HostFeedForward host;
     /** Events around each graph launch, or null where the library has none. */
     private CudaLibrary.Event launchStart, launchEnd;
     private long timedSteps;
@@ -79,6 +87,15 @@ public final class CudaTransformer implements Transformer {
     /** As above, with the weights' residency chosen by the caller ({@code --no-copy-weights}: MAPPED). */
     public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention,
                            WeightResidency residency) {
+        this(lib, device, config, weights, flashAttention, residency, new boolean[config.blockCount()], 1);
+    }
+
+    /**
+     * As above, split: the feed-forward of each layer {@code li} with {@code hostFeedForward[li]}
+     * stays on the CPU and runs there on {@code threads} threads.
+     */
+    public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention,
+                           WeightResidency residency, boolean[] hostFeedForward, int threads) {
         this.lib = lib;
         this.device = device;
         this.deviceName = lib.device(device).name();
@@ -88,11 +105,15 @@ public final class CudaTransformer implements Transformer {
         this.ropeK1 = rope(1, c.headCountKv());
         this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
         try {
-            this.w = new CudaWeights(lib, device, config, weights, residency);
+            this.w = new CudaWeights(lib, device, config, weights, residency, hostFeedForward);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
+        boolean split = false;
+        for (boolean h : hostFeedForward) split |= h;
+        this.host = split ? new HostFeedForward(config, weights, hostFeedForward, threads) : null;
+        if (split) decodeGraphs = false;
         try {
             this.stream = lib.stream(device);
             this.step = new Activations(1, 1);
@@ -161,9 +182,17 @@ public final class CudaTransformer implements Transformer {
         return w.residency;
     }
 
-    /** Single-token steps replay a recorded graph (the default) or queue their kernels one by one (for comparison). */
+    /**
+     * Single-token steps replay a recorded graph (the default) or queue their kernels one by one
+     * (for comparison); a split step is always queued (it has host work in the middle).
+     */
     public void decodeWithGraphs(boolean on) {
-        decodeGraphs = on;
+        decodeGraphs = on && host == null;
+    }
+
+    /** Whether some feed-forward runs on the CPU (split execution). */
+    public boolean split() {
+        return host != null;
     }
 
     /** Graph replays timed since the last {@link #resetTiming} (0 where the library has no events). */
@@ -340,15 +369,37 @@ public final class CudaTransformer implements Transformer {
             lib.add(stream, a.x, 0, a.delta, 0, a.x, 0, (long) n * dim);
 
             lib.rmsNorm(stream, a.x, 0, l.ffnNorm(), 0, a.xb, 0, n, dim, eps);
-            product(l.gate(), a.xb, n, a.hg);
-            product(l.up(), a.xb, n, a.hu);
-            lib.swiglu(stream, a.hg, 0, a.hu, 0, a.hg, 0, (long) n * ff);
-            product(l.down(), a.hg, n, a.delta);
+            if (host != null && host.runs(li)) {
+                feedForwardOnHost(li, a, n);
+            } else {
+                product(l.gate(), a.xb, n, a.hg);
+                product(l.up(), a.xb, n, a.hu);
+                lib.swiglu(stream, a.hg, 0, a.hu, 0, a.hg, 0, (long) n * ff);
+                product(l.down(), a.hg, n, a.delta);
+            }
             lib.add(stream, a.x, 0, a.delta, 0, a.x, 0, (long) n * dim);
         }
         int first = allLogits ? 0 : n - 1, rows = n - first;
         lib.rmsNorm(stream, a.x, F32 * first * dim, w.outputNorm, 0, a.xb, 0, rows, dim, eps);
         product(w.output, a.xb, rows, a.logits);
+    }
+
+    /**
+     * A CPU segment: the normed activations (n x dim) come down, layer li's feed-forward runs on
+     * the host, its output goes up into a.delta. The stream is idle while the host computes, and
+     * the upload is ordered before anything later reuses the staging memory.
+     */
+    private void feedForwardOnHost(int li, Activations a, int n) {
+        int dim = c.embeddingLength();
+        long bytes = F32 * n * dim;
+        MemorySegment hostRows = stage(bytes);
+        a.xb.download(0, hostRows, stream);
+        stream.synchronize();
+        float[][] x = new float[n][], y = new float[n][dim];
+        for (int r = 0; r < n; r++) x[r] = hostRows.asSlice(F32 * r * dim, F32 * dim).toArray(ValueLayout.JAVA_FLOAT);
+        host.forward(li, x, y);
+        for (int r = 0; r < n; r++) MemorySegment.copy(y[r], 0, hostRows, ValueLayout.JAVA_FLOAT, F32 * r * dim, dim);
+        a.delta.upload(0, hostRows, stream);
     }
 
     /** y (n x rows) = x (n x cols) W^T: GEMV for a few rows, GEMM beyond. */
@@ -405,7 +456,7 @@ public final class CudaTransformer implements Transformer {
     @Override
     public void close() {
         for (CudaKvCache cache : new ArrayList<>(caches)) cache.close();
-        for (AutoCloseable r : new AutoCloseable[] {step, batch, batchScratch, launchStart, launchEnd, stream, w}) {
+        for (AutoCloseable r : new AutoCloseable[] {step, batch, batchScratch, launchStart, launchEnd, stream, w, host}) {
             try {
                 if (r != null) r.close();
             } catch (Exception e) {
@@ -436,8 +487,8 @@ public final class CudaTransformer implements Transformer {
                 k = alloc(n * c.kvDim() * F32);
                 v = alloc(n * c.kvDim() * F32);
                 att = alloc(n * Math.max(c.qDim(), c.kvDim()) * F32);
-                hg = alloc(n * c.feedForwardLength() * F32);
-                hu = alloc(n * c.feedForwardLength() * F32);
+                hg = alloc(n * Math.max(1, c.feedForwardLength()) * F32);
+                hu = alloc(n * Math.max(1, c.feedForwardLength()) * F32);
                 delta = alloc(n * c.embeddingLength() * F32);
                 logits = alloc((long) logitRows * c.vocabSize() * F32);
             } catch (RuntimeException e) {

@@ -56,10 +56,25 @@ final class CudaWeights implements AutoCloseable {
     private final Map<GgufTensor, Matrix> uploaded = new IdentityHashMap<>();
 
     CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency) {
+        this(lib, device, c, w, residency, new boolean[c.blockCount()]);
+    }
+
+    /**
+     * As above, except the feed-forward of each layer {@code li} with {@code hostFeedForward[li]},
+     * which stays in host memory (it runs on the CPU: split execution). A mixture-of-experts
+     * layer must be one of those: there are no expert kernels.
+     */
+    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency, boolean[] hostFeedForward) {
+        for (int li = 0; li < c.blockCount(); li++) {
+            if (c.moe() != null && !hostFeedForward[li]) {
+                throw new IllegalArgumentException(c.architecture() + " layer " + li + ": its " + c.moe().expertCount()
+                        + " experts would be on the GPU, which has no expert kernels yet; keep them on the CPU (--cpu-moe) or run on the CPU (--device cpu)");
+            }
+        }
         this.lib = lib;
         this.device = device;
         this.residency = residency;
-        List<GgufTensor> matrices = matrices(w);
+        List<GgufTensor> matrices = matrices(w, hostFeedForward);
         checkTypes(lib, matrices);
         bytes = requiredBytes(c, w, residency == WeightResidency.MAPPED ? List.of() : matrices);
         checkFits(lib, device, bytes);
@@ -74,7 +89,8 @@ final class CudaWeights implements AutoCloseable {
                 ModelWeights.Layer l = w.layers[i];
                 layers[i] = new Layer(vector(l.attnNorm()), matrix(l.wq()), matrix(l.wk()), matrix(l.wv()), matrix(l.wo()),
                         vector(l.bq()), vector(l.bk()), vector(l.bv()), vector(l.qNorm()), vector(l.kNorm()),
-                        vector(l.ffnNorm()), matrix(l.gate()), matrix(l.up()), matrix(l.down()));
+                        vector(l.ffnNorm()), hostFeedForward[i] ? null : matrix(l.gate()), hostFeedForward[i] ? null : matrix(l.up()),
+                        hostFeedForward[i] ? null : matrix(l.down()));
             }
         } catch (RuntimeException e) {
             close();
@@ -82,9 +98,13 @@ final class CudaWeights implements AutoCloseable {
         }
     }
 
-    private static List<GgufTensor> matrices(ModelWeights w) {
+    private static List<GgufTensor> matrices(ModelWeights w, boolean[] hostFeedForward) {
         List<GgufTensor> out = new ArrayList<>(List.of(w.tokenEmbedding, w.output));
-        for (ModelWeights.Layer l : w.layers) out.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down()));
+        for (int i = 0; i < w.layers.length; i++) {
+            ModelWeights.Layer l = w.layers[i];
+            out.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo()));
+            if (!hostFeedForward[i]) out.addAll(List.of(l.gate(), l.up(), l.down()));
+        }
         return out;
     }
 

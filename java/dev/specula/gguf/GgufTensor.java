@@ -26,6 +26,18 @@ public record GgufTensor(String name, GgmlType type, long[] shape, long elements
         return shape.length == 0 ? 0 : elements / Math.max(1, shape[0]);
     }
 
+    /**
+     * Matrix {@code i} of a 3-D tensor ({@code [cols, rows, n]}, e.g. one expert of
+     * {@code ffn_up_exps}) as a 2-D tensor viewing the same bytes; its name is {@code name[i]}.
+     */
+    public GgufTensor matrix(int i) {
+        if (shape.length != 3) throw new IllegalArgumentException("tensor '" + name + "' has shape " + shapeString() + ", not 3-D");
+        if (i < 0 || i >= shape[2]) throw new IndexOutOfBoundsException("tensor '" + name + "' has " + shape[2] + " matrices, no " + i);
+        long bytes = byteSize / shape[2], offset = bytes * i;
+        return new GgufTensor(name + "[" + i + "]", type, new long[] {shape[0], shape[1]}, shape[0] * shape[1], bytes,
+                part, fileOffset + offset, data.asSlice(offset, bytes));
+    }
+
     public String shapeString() {
         StringBuilder sb = new StringBuilder("[");
         for (int i = 0; i < shape.length; i++) {

@@ -14,14 +14,30 @@ import java.util.Set;
  * @param ropeScaling how RoPE angles are scaled (none, linear or YaRN), resolved as llama.cpp does
  * @param qkvBias    attention projections have biases (qwen2)
  * @param qkNorm     per-head RMSNorm on Q and K before RoPE (qwen3)
+ * @param moe        the mixture-of-experts feed-forward (qwen2moe, qwen3moe, llama with experts:
+ *                   Mixtral), or null where every layer has one dense feed-forward
  */
 public record ModelConfig(String architecture, int embeddingLength, int feedForwardLength, int blockCount,
                           int headCount, int headCountKv, int headDim, int vocabSize, int contextLength,
                           float rmsEps, float ropeFreqBase, RopeScaling ropeScaling, int ropeDims, boolean ropeNeox,
-                          boolean qkvBias, boolean qkNorm, boolean tiedOutput) {
+                          boolean qkvBias, boolean qkNorm, boolean tiedOutput, Moe moe) {
 
     /** Architectures the CPU forward pass implements. */
-    public static final Set<String> SUPPORTED = Set.of("llama", "qwen2", "qwen3");
+    public static final Set<String> SUPPORTED = Set.of("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe");
+
+    /**
+     * A mixture-of-experts feed-forward, as llama.cpp builds it (llm_build_moe_ffn): the router
+     * ({@code ffn_gate_inp}) scores every expert, a softmax over all of them gives probabilities,
+     * the {@code expertsUsed} most probable experts are computed and their outputs summed,
+     * weighted by their probabilities, renormalised to sum 1 where {@code normalizeWeights}.
+     *
+     * @param expertFeedForwardLength hidden size of one expert
+     * @param sharedFeedForwardLength hidden size of the always-computed shared expert, gated by
+     *                                sigmoid({@code ffn_gate_inp_shexp} . x) (qwen2moe); 0 where there is none
+     * @param normalizeWeights        qwen3moe and Mixtral renormalise the chosen experts' weights; qwen2moe does not
+     */
+    public record Moe(int expertCount, int expertsUsed, int expertFeedForwardLength, int sharedFeedForwardLength,
+                      boolean normalizeWeights) {}
 
     public static ModelConfig from(GgufFile file) {
         GgufMetadata m = file.metadata();
@@ -46,13 +62,41 @@ public record ModelConfig(String architecture, int embeddingLength, int feedForw
         }
         int context = m.getInt(arch + ".context_length");
         RopeScaling scaling = ropeScaling(file, arch, context);
-        return new ModelConfig(arch, dim, m.getInt(arch + ".feed_forward_length"), m.getInt(arch + ".block_count"),
+        Moe moe = moe(file, arch);
+        // A dense model needs its feed-forward length; a mixture of experts may give only the experts'.
+        int ff = moe == null ? m.getInt(arch + ".feed_forward_length") : m.getInt(arch + ".feed_forward_length", 0);
+        return new ModelConfig(arch, dim, ff, m.getInt(arch + ".block_count"),
                 heads, kvHeads, headDim, vocab, context,
                 m.getFloat(arch + ".attention.layer_norm_rms_epsilon", 1e-5f),
                 m.getFloat(arch + ".rope.freq_base", 10000f), scaling,
                 m.getInt(arch + ".rope.dimension_count", headDim),
-                !arch.equals("llama"), arch.equals("qwen2"), arch.equals("qwen3"),
-                file.tensor("output.weight") == null);
+                !arch.equals("llama"), arch.startsWith("qwen2"), arch.startsWith("qwen3"),
+                file.tensor("output.weight") == null, moe);
+    }
+
+    /**
+     * The experts' hyper-parameters with llama.cpp's defaults: an expert's hidden size is
+     * {@code expert_feed_forward_length}, else feed_forward_length / expert_used_count for qwen2moe
+     * and qwen3moe, and feed_forward_length for llama (Mixtral); qwen2moe's shared expert is
+     * {@code expert_shared_feed_forward_length} wide, else feed_forward_length.
+     */
+    private static Moe moe(GgufFile file, String arch) {
+        GgufMetadata m = file.metadata();
+        boolean qwenMoe = arch.endsWith("moe");
+        int experts = m.getInt(arch + ".expert_count", 0), used = m.getInt(arch + ".expert_used_count", 0);
+        if (experts == 0 && !qwenMoe) return null;
+        if (experts <= 0 || used <= 0 || used > experts) {
+            throw new GgufFormatException(file.path(), -1, arch + ".expert_count " + experts + " and " + arch
+                    + ".expert_used_count " + used + ": a mixture of experts needs 0 < expert_used_count <= expert_count");
+        }
+        int ff = m.getInt(arch + ".feed_forward_length", 0);
+        int expertFf = qwenMoe ? m.getInt(arch + ".expert_feed_forward_length", ff / used) : ff;
+        int sharedFf = arch.equals("qwen2moe") ? m.getInt(arch + ".expert_shared_feed_forward_length", ff) : 0;
+        if (expertFf <= 0 || (arch.equals("qwen2moe") && sharedFf <= 0)) {
+            throw new GgufFormatException(file.path(), -1, arch + ": the experts' feed-forward length is " + expertFf
+                    + (arch.equals("qwen2moe") ? " and the shared expert's " + sharedFf : "") + "; expected positive lengths");
+        }
+        return new Moe(experts, used, expertFf, sharedFf, !arch.equals("qwen2moe"));
     }
 
     /**

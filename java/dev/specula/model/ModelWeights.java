@@ -6,14 +6,23 @@ import dev.specula.gguf.GgufTensor;
 import dev.specula.tensor.TensorFormats;
 
 /**
- * The tensors a llama/qwen2/qwen3 forward pass reads, looked up by llama.cpp's names and checked
- * against the config's shapes before any is used. Norms and biases are expanded to floats (they
- * are tiny); matrices stay views into the mapped file.
+ * The tensors a llama/qwen2/qwen3 (and their mixture-of-experts variants) forward pass reads,
+ * looked up by llama.cpp's names and checked against the config's shapes before any is used.
+ * Norms and biases are expanded to floats (they are tiny); matrices stay views into the mapped file.
  */
 public final class ModelWeights {
+    /** A layer; a mixture-of-experts layer has {@code experts} and no dense gate, up, down. */
     public record Layer(float[] attnNorm, GgufTensor wq, GgufTensor wk, GgufTensor wv, GgufTensor wo,
                         float[] bq, float[] bk, float[] bv, float[] qNorm, float[] kNorm,
-                        float[] ffnNorm, GgufTensor gate, GgufTensor up, GgufTensor down) {}
+                        float[] ffnNorm, GgufTensor gate, GgufTensor up, GgufTensor down, Experts experts) {}
+
+    /**
+     * A layer's experts: the router {@code ffn_gate_inp} ([dim, experts]), the experts' matrices as
+     * 3-D tensors ([cols, rows, experts]: one 2-D matrix per expert, {@link GgufTensor#matrix}), and
+     * the shared expert where the architecture has one (qwen2moe), else nulls.
+     */
+    public record Experts(GgufTensor router, GgufTensor gate, GgufTensor up, GgufTensor down,
+                          GgufTensor sharedRouter, GgufTensor sharedGate, GgufTensor sharedUp, GgufTensor sharedDown) {}
 
     public final GgufTensor tokenEmbedding;
     public final float[] outputNorm;
@@ -52,9 +61,32 @@ public final class ModelWeights {
                     c.qkNorm() ? vector(p + "attn_q_norm.weight", c.headDim()) : null,
                     c.qkNorm() ? vector(p + "attn_k_norm.weight", c.headDim()) : null,
                     vector(p + "ffn_norm.weight", dim),
-                    matrix(p + "ffn_gate.weight", dim, ff), matrix(p + "ffn_up.weight", dim, ff),
-                    matrix(p + "ffn_down.weight", ff, dim));
+                    c.moe() != null ? null : matrix(p + "ffn_gate.weight", dim, ff),
+                    c.moe() != null ? null : matrix(p + "ffn_up.weight", dim, ff),
+                    c.moe() != null ? null : matrix(p + "ffn_down.weight", ff, dim),
+                    c.moe() == null ? null : experts(p, c));
         }
+    }
+
+    private Experts experts(String p, ModelConfig c) {
+        ModelConfig.Moe moe = c.moe();
+        int dim = c.embeddingLength(), n = moe.expertCount(), ff = moe.expertFeedForwardLength(), shared = moe.sharedFeedForwardLength();
+        return new Experts(matrix(p + "ffn_gate_inp.weight", dim, n),
+                experts(p + "ffn_gate_exps.weight", dim, ff, n), experts(p + "ffn_up_exps.weight", dim, ff, n),
+                experts(p + "ffn_down_exps.weight", ff, dim, n),
+                shared == 0 ? null : matrix(p + "ffn_gate_inp_shexp.weight", dim, 1),
+                shared == 0 ? null : matrix(p + "ffn_gate_shexp.weight", dim, shared),
+                shared == 0 ? null : matrix(p + "ffn_up_shexp.weight", dim, shared),
+                shared == 0 ? null : matrix(p + "ffn_down_shexp.weight", shared, dim));
+    }
+
+    private GgufTensor experts(String name, long cols, long rows, long count) {
+        GgufTensor t = require(name);
+        if (t.rank() != 3 || t.dim(0) != cols || t.dim(1) != rows || t.dim(2) != count) {
+            throw new GgufFormatException(file.path(), t.fileOffset(), "tensor '" + name + "' has shape "
+                    + t.shapeString() + ", expected [" + cols + ", " + rows + ", " + count + "] (one matrix per expert)");
+        }
+        return t;
     }
 
     private float[] ropeFreqs(ModelConfig c) {

@@ -25,8 +25,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * Writes a llama / qwen2 / qwen3 GGUF with seeded random weights and real tensor names and
- * metadata, at any size: the models for speed measurements (the shared models are too small
+ * Writes a llama / qwen2 / qwen3 GGUF, or a mixture of experts (qwen2moe with its shared expert,
+ * qwen3moe, llama with {@code --experts}: Mixtral), with seeded random weights and real tensor
+ * names and metadata, at any size: the models for speed measurements (the shared models are too small
  * for kernels to dominate) and for tests of shapes the shared models lack.
  *
  * <p>The file is streamed: each tensor is generated in chunks of rows, in parallel, as it is
@@ -45,7 +46,11 @@ import picocli.CommandLine.Spec;
  *
  * <pre>tools/make-model --preset llama3-8b --type q4_0 -o /tmp/llama3-8b-q4_0.gguf
  * tools/make-model --vocab-from ../shared/fixtures/tokenizer/ggml-vocab-llama-spm.gguf \
- *     --dim 768 --layers 12 --heads 12 --kv-heads 4 --ff 2048 --type f16 -o /tmp/llama-125m-f16.gguf</pre>
+ *     --dim 768 --layers 12 --heads 12 --kv-heads 4 --ff 2048 --type f16 -o /tmp/llama-125m-f16.gguf
+ * tools/make-model --preset qwen3moe-tiny -o /tmp/qwen3moe-tiny.gguf</pre>
+ * Experts are written as llama.cpp's 3-D tensors ({@code blk.N.ffn_gate_exps.weight},
+ * [cols, rows, experts]); routers ({@code ffn_gate_inp}, {@code ffn_gate_inp_shexp}) are F32,
+ * as converters keep them.
  */
 @Command(name = "make-model", mixinStandardHelpOptions = true,
         description = "Write a GGUF model with seeded random weights (for benchmarks and tests).")
@@ -65,11 +70,24 @@ public final class MakeModel implements Callable<Integer> {
     int vocabSize;
 
     @Option(names = "--preset", description = "shapes of a known model: llama3-8b (dim 4096, 32 layers, 32/8 heads, ff 14336, "
-            + "vocab 128256, rope base 500000, random-blocks); options given explicitly win")
+            + "vocab 128256, rope base 500000, random-blocks); mixture-of-experts test models qwen3moe-tiny, qwen2moe-tiny, "
+            + "mixtral-tiny (dim 64, 2 layers, 8 experts, top 2, F32, vocab 384); for speed qwen3moe-30b-a3b and mixtral-8x7b "
+            + "(their real shapes, random-blocks); options given explicitly win")
     String preset;
 
-    @Option(names = "--arch", defaultValue = "llama", description = "llama, qwen2 or qwen3 (default ${DEFAULT-VALUE})")
+    @Option(names = "--arch", defaultValue = "llama", description = "llama, qwen2, qwen3, qwen2moe or qwen3moe (default ${DEFAULT-VALUE})")
     String arch;
+
+    @Option(names = "--experts", description = "experts per layer (qwen2moe, qwen3moe; llama: Mixtral-style experts); default 0: dense")
+    int experts;
+    @Option(names = "--experts-used", defaultValue = "2", description = "experts the router picks per token (default ${DEFAULT-VALUE})")
+    int expertsUsed;
+    @Option(names = "--expert-ff", description = "hidden size of one expert (qwen2moe, qwen3moe; default --ff / --experts-used; llama uses --ff)")
+    Integer expertFf;
+    @Option(names = "--shared-ff", description = "hidden size of qwen2moe's shared expert (default --ff)")
+    Integer sharedFf;
+    @Option(names = "--head-dim", description = "per-head size (default --dim / --heads; qwen3 models differ)")
+    Integer headDimOption;
 
     @Option(names = "--dim", defaultValue = "768") int dim;
     @Option(names = "--layers", defaultValue = "12") int layers;
@@ -98,7 +116,17 @@ public final class MakeModel implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         applyPreset();
-        if (dim % heads != 0 || heads % kvHeads != 0) throw new IllegalArgumentException("--dim must divide by --heads, --heads by --kv-heads");
+        if (!List.of("llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe").contains(arch)) {
+            throw new IllegalArgumentException("--arch " + arch + ": llama, qwen2, qwen3, qwen2moe or qwen3moe");
+        }
+        if (headDimOption == null && dim % heads != 0 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("--dim must divide by --heads (or give --head-dim), --heads by --kv-heads");
+        }
+        boolean moe = arch.endsWith("moe") || experts > 0;
+        if (moe && (experts <= 0 || expertsUsed <= 0 || expertsUsed > experts || !(arch.endsWith("moe") || arch.equals("llama")))) {
+            throw new IllegalArgumentException("a mixture of experts (" + arch + ") needs --experts N and 0 < --experts-used <= N"
+                    + " (experts go with llama, qwen2moe or qwen3moe)");
+        }
         if ((vocabFrom == null) == (vocabSize <= 0)) throw new IllegalArgumentException("give --vocab-from FILE or --vocab-size N (one of them)");
         GgmlType weightType = GgmlType.valueOf(type.toUpperCase(Locale.ROOT));
         if (!TensorFormats.supports(weightType)) throw new IllegalArgumentException("--type " + type + ": Specula cannot compute with it");
@@ -110,7 +138,7 @@ public final class MakeModel implements Callable<Integer> {
         if (blocks && weightType != GgmlType.Q4_0 && weightType != GgmlType.Q8_0) {
             throw new IllegalArgumentException("--fill random-blocks writes q4_0 or q8_0, not " + type);
         }
-        int headDim = dim / heads;
+        int headDim = headDimOption != null ? headDimOption : dim / heads;
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", arch);
         w.putString("general.name", "specula-random-" + arch + "-" + dim + "x" + layers);
@@ -122,6 +150,16 @@ public final class MakeModel implements Callable<Integer> {
         w.putUInt32(arch + ".attention.head_count", heads);
         w.putUInt32(arch + ".attention.head_count_kv", kvHeads);
         w.putUInt32(arch + ".rope.dimension_count", headDim);
+        if (headDim * heads != dim) {
+            w.putUInt32(arch + ".attention.key_length", headDim);
+            w.putUInt32(arch + ".attention.value_length", headDim);
+        }
+        if (moe) {
+            w.putUInt32(arch + ".expert_count", experts);
+            w.putUInt32(arch + ".expert_used_count", expertsUsed);
+            if (arch.endsWith("moe")) w.putUInt32(arch + ".expert_feed_forward_length", expertFf());
+            if (arch.equals("qwen2moe")) w.putUInt32(arch + ".expert_shared_feed_forward_length", sharedFf != null ? sharedFf : ff);
+        }
         w.putFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
         w.putFloat32(arch + ".rope.freq_base", ropeBase != null ? ropeBase : arch.equals("llama") ? 10000f : 1000000f);
         int vocab = vocabFrom != null ? copyVocabulary(w, vocabFrom) : syntheticVocabulary(w, vocabSize);
@@ -136,26 +174,35 @@ public final class MakeModel implements Callable<Integer> {
         return 0;
     }
 
+    private int expertFf() {
+        if (arch.equals("llama")) return ff;
+        return expertFf != null ? expertFf : ff / expertsUsed;
+    }
+
     private void tensors(GgufWriter w, Weights m, int vocab, int headDim) {
-        int kvDim = kvHeads * headDim;
+        int kvDim = kvHeads * headDim, qDim = heads * headDim;
         m.matrix("token_embd.weight", dim, vocab);
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";
             norm(w, p + "attn_norm.weight", dim);
-            m.matrix(p + "attn_q.weight", dim, dim);
+            m.matrix(p + "attn_q.weight", dim, qDim);
             m.matrix(p + "attn_k.weight", dim, kvDim);
             m.matrix(p + "attn_v.weight", dim, kvDim);
-            if (arch.equals("qwen2")) {
-                m.vector(p + "attn_q.bias", dim);
+            if (arch.startsWith("qwen2")) {
+                m.vector(p + "attn_q.bias", qDim);
                 m.vector(p + "attn_k.bias", kvDim);
                 m.vector(p + "attn_v.bias", kvDim);
             }
-            if (arch.equals("qwen3")) {
+            if (arch.startsWith("qwen3")) {
                 norm(w, p + "attn_q_norm.weight", headDim);
                 norm(w, p + "attn_k_norm.weight", headDim);
             }
-            m.matrix(p + "attn_output.weight", dim, dim);
+            m.matrix(p + "attn_output.weight", qDim, dim);
             norm(w, p + "ffn_norm.weight", dim);
+            if (experts > 0) {
+                expertTensors(w, m, p);
+                continue;
+            }
             m.matrix(p + "ffn_gate.weight", dim, ff);
             m.matrix(p + "ffn_up.weight", dim, ff);
             m.matrix(p + "ffn_down.weight", ff, dim);
@@ -164,10 +211,59 @@ public final class MakeModel implements Callable<Integer> {
         if (!tied) m.matrix("output.weight", dim, vocab);
     }
 
+    /** The router, the experts' 3-D tensors and qwen2moe's shared expert, named as llama.cpp names them. */
+    private void expertTensors(GgufWriter w, Weights m, String p) {
+        int eff = expertFf();
+        m.router(p + "ffn_gate_inp.weight", new long[] {dim, experts});
+        m.experts(p + "ffn_gate_exps.weight", dim, eff, experts);
+        m.experts(p + "ffn_up_exps.weight", dim, eff, experts);
+        m.experts(p + "ffn_down_exps.weight", eff, dim, experts);
+        if (!arch.equals("qwen2moe")) return;
+        int sff = sharedFf != null ? sharedFf : ff;
+        m.router(p + "ffn_gate_inp_shexp.weight", new long[] {dim});
+        m.matrix(p + "ffn_gate_shexp.weight", dim, sff);
+        m.matrix(p + "ffn_up_shexp.weight", dim, sff);
+        m.matrix(p + "ffn_down_shexp.weight", sff, dim);
+    }
+
+    /** Mixture-of-experts presets: name, arch, dim, layers, heads, kv heads, head dim, ff, expert ff, shared ff, experts, used, vocab, ctx. */
+    private record MoePreset(String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ff, int expertFf,
+                             int sharedFf, int experts, int used, int vocab, int ctx, String type) {}
+
+    private static final Map<String, MoePreset> MOE_PRESETS = Map.of(
+            "qwen3moe-tiny", new MoePreset("qwen3moe", 64, 2, 4, 2, 16, 128, 32, 0, 8, 2, 384, 256, "f32"),
+            "qwen2moe-tiny", new MoePreset("qwen2moe", 64, 2, 4, 2, 16, 128, 32, 96, 8, 2, 384, 256, "f32"),
+            "mixtral-tiny", new MoePreset("llama", 64, 2, 4, 2, 16, 96, 96, 0, 8, 2, 384, 256, "f32"),
+            // Qwen3-30B-A3B's and Mixtral-8x7B's shapes, for speed (about 17 GB and 26 GB as q4_0).
+            "qwen3moe-30b-a3b", new MoePreset("qwen3moe", 2048, 48, 32, 4, 128, 6144, 768, 0, 128, 8, 151936, 40960, "q4_0"),
+            "mixtral-8x7b", new MoePreset("llama", 4096, 32, 32, 8, 128, 14336, 14336, 0, 8, 2, 32000, 32768, "q4_0"));
+
     private void applyPreset() {
         if (preset == null) return;
-        if (!preset.equals("llama3-8b")) throw new IllegalArgumentException("--preset " + preset + ": known presets are llama3-8b");
         var given = spec.commandLine().getParseResult();
+        MoePreset mp = MOE_PRESETS.get(preset);
+        if (mp != null) {
+            if (!given.hasMatchedOption("--arch")) arch = mp.arch();
+            if (!given.hasMatchedOption("--dim")) dim = mp.dim();
+            if (!given.hasMatchedOption("--layers")) layers = mp.layers();
+            if (!given.hasMatchedOption("--heads")) heads = mp.heads();
+            if (!given.hasMatchedOption("--kv-heads")) kvHeads = mp.kvHeads();
+            if (!given.hasMatchedOption("--head-dim")) headDimOption = mp.headDim();
+            if (!given.hasMatchedOption("--ff")) ff = mp.ff();
+            if (!given.hasMatchedOption("--expert-ff")) expertFf = mp.expertFf();
+            if (!given.hasMatchedOption("--shared-ff") && mp.sharedFf() > 0) sharedFf = mp.sharedFf();
+            if (!given.hasMatchedOption("--experts")) experts = mp.experts();
+            if (!given.hasMatchedOption("--experts-used")) expertsUsed = mp.used();
+            if (!given.hasMatchedOption("--ctx")) ctx = mp.ctx();
+            if (!given.hasMatchedOption("--vocab-size") && vocabFrom == null) vocabSize = mp.vocab();
+            if (!given.hasMatchedOption("--type")) type = mp.type();
+            if (!given.hasMatchedOption("--fill") && (type.equalsIgnoreCase("q4_0") || type.equalsIgnoreCase("q8_0")) && mp.dim() >= 1024) fill = "random-blocks";
+            return;
+        }
+        if (!preset.equals("llama3-8b")) {
+            throw new IllegalArgumentException("--preset " + preset + ": known presets are llama3-8b, "
+                    + String.join(", ", MOE_PRESETS.keySet().stream().sorted().toList()));
+        }
         if (!given.hasMatchedOption("--arch")) arch = "llama";
         if (!given.hasMatchedOption("--dim")) dim = 4096;
         if (!given.hasMatchedOption("--layers")) layers = 32;
@@ -216,8 +312,14 @@ public final class MakeModel implements Callable<Integer> {
      * then distinct pieces: "▁" and single characters first, then letter strings of growing
      * length, each also with the word-start mark, scored so that earlier pieces merge first.
      */
+    /** The made-up vocabulary's fixed part: unknown, BOS, EOS, 256 bytes, "▁" and the printable ASCII characters. */
+    static final int MIN_VOCABULARY = 3 + 256 + 1 + 94;
+
     static int syntheticVocabulary(GgufWriter w, int n) {
-        if (n < 300) throw new IllegalArgumentException("--vocab-size must be at least 300 (specials, bytes and pieces), got " + n);
+        if (n < MIN_VOCABULARY) {
+            throw new IllegalArgumentException("--vocab-size must be at least " + MIN_VOCABULARY
+                    + " (3 specials, 256 bytes, the word mark and 94 printable characters), got " + n);
+        }
         List<String> tokens = new ArrayList<>(n);
         tokens.add("<unk>");
         tokens.add("<s>");
@@ -273,11 +375,27 @@ public final class MakeModel implements Callable<Integer> {
         }
 
         void matrix(String name, int cols, int rows) {
+            tensor(name, type, new long[] {cols, rows}, cols, rows);
+        }
+
+        /** {@code count} matrices of rows x cols as one 3-D tensor (one per expert). */
+        void experts(String name, int cols, int rows, int count) {
+            tensor(name, type, new long[] {cols, rows, count}, cols, Math.multiplyExact(rows, count));
+        }
+
+        /** A router: F32 whatever --type says, as converters keep it. */
+        void router(String name, long[] shape) {
+            int cols = (int) shape[0], rows = shape.length > 1 ? (int) shape[1] : 1;
+            tensor(name, GgmlType.F32, shape, cols, rows);
+        }
+
+        private void tensor(String name, GgmlType type, long[] shape, int cols, int rows) {
+            boolean blocks = this.blocks && type == this.type;
             long rowBytes = type.bytesFor(cols);
             int rowsPerChunk = (int) Math.max(1, CHUNK_BYTES / rowBytes);
             int chunks = Math.ceilDiv(rows, rowsPerChunk);
             long tensorSeed = seed * 0x9E3779B97F4A7C15L + tensorIndex++;
-            w.addTensor(name, type, new long[] {cols, rows}, out -> {
+            w.addTensor(name, type, shape, out -> {
                 // A window of chunks is generated in parallel, then written in order: the bytes do
                 // not depend on the thread count, only on the seed.
                 int window = Math.max(1, threads) * 2;
@@ -287,7 +405,7 @@ public final class MakeModel implements Callable<Integer> {
                     try {
                         pool.submit(() -> IntStream.range(0, count).parallel().forEach(i -> {
                             int r0 = (first + i) * rowsPerChunk, n = Math.min(rowsPerChunk, rows - r0);
-                            done[i] = chunk(cols, n, new SplittableRandom(tensorSeed ^ (0xBF58476D1CE4E5B9L * (first + i + 1))));
+                            done[i] = chunk(type, blocks, cols, n, new SplittableRandom(tensorSeed ^ (0xBF58476D1CE4E5B9L * (first + i + 1))));
                         })).get();
                     } catch (InterruptedException | java.util.concurrent.ExecutionException e) {
                         throw new IOException("generating " + name, e);
@@ -297,7 +415,7 @@ public final class MakeModel implements Callable<Integer> {
             });
         }
 
-        private byte[] chunk(int cols, int rows, SplittableRandom random) {
+        private static byte[] chunk(GgmlType type, boolean blocks, int cols, int rows, SplittableRandom random) {
             if (blocks) return RandomBlocks.fill(type, cols, rows, random);
             float[] values = new float[Math.multiplyExact(cols, rows)];
             double std = 1 / Math.sqrt(cols);

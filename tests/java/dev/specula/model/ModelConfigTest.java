@@ -40,7 +40,7 @@ class ModelConfigTest {
         new GgufWriter().putString("general.architecture", "bert").write(p);
         try (GgufFile f = GgufFile.open(p)) {
             var e = assertThrows(GgufFormatException.class, () -> ModelConfig.from(f));
-            assertEquals("bert.gguf: architecture 'bert' is not supported (Specula runs llama, qwen2, qwen3)", e.getMessage());
+            assertEquals("bert.gguf: architecture 'bert' is not supported (Specula runs llama, qwen2, qwen2moe, qwen3, qwen3moe)", e.getMessage());
         }
     }
 
@@ -146,5 +146,43 @@ class ModelConfigTest {
             var e = assertThrows(GgufFormatException.class, () -> new ModelWeights(f, c));
             assertTrue(e.getMessage().contains("'rope_freqs.weight' value 1 is 0.0"), e.getMessage());
         }
+    }
+
+    /** A header-only model of {@code arch} (no layers) with the given expert keys. */
+    private ModelConfig moeConfig(String arch, UnaryOperator<GgufWriter> keys) throws IOException {
+        Path p = tmp.resolve(arch + System.nanoTime() + ".gguf");
+        GgufWriter w = new GgufWriter().putString("general.architecture", arch)
+                .putUInt32(arch + ".embedding_length", 16).putUInt32(arch + ".attention.head_count", 2)
+                .putUInt32(arch + ".feed_forward_length", 96).putUInt32(arch + ".block_count", 0)
+                .putUInt32(arch + ".context_length", 4096)
+                .addF32Tensor("token_embd.weight", new long[] {16, 4}, new float[64]);
+        keys.apply(w).write(p);
+        try (GgufFile f = GgufFile.open(p)) {
+            return ModelConfig.from(f);
+        }
+    }
+
+    @Test
+    void expertSizesAndWeightNormalisationFollowLlamaCppsDefaultsPerArchitecture() throws IOException {
+        ModelConfig q3 = moeConfig("qwen3moe", w -> w.putUInt32("qwen3moe.expert_count", 8).putUInt32("qwen3moe.expert_used_count", 2));
+        assertEquals(new ModelConfig.Moe(8, 2, 48, 0, true), q3.moe(), "qwen3moe: expert ff = ff / used, weights renormalised");
+        assertTrue(q3.qkNorm() && q3.ropeNeox() && !q3.qkvBias());
+        ModelConfig q2 = moeConfig("qwen2moe", w -> w.putUInt32("qwen2moe.expert_count", 8).putUInt32("qwen2moe.expert_used_count", 4)
+                .putUInt32("qwen2moe.expert_feed_forward_length", 32));
+        assertEquals(new ModelConfig.Moe(8, 4, 32, 96, false), q2.moe(), "qwen2moe: shared expert ff = ff, weights not renormalised");
+        assertTrue(q2.qkvBias() && q2.ropeNeox());
+        ModelConfig mixtral = moeConfig("llama", w -> w.putUInt32("llama.expert_count", 8).putUInt32("llama.expert_used_count", 2)
+                .putUInt32("llama.expert_feed_forward_length", 7));
+        assertEquals(new ModelConfig.Moe(8, 2, 96, 0, true), mixtral.moe(), "Mixtral: experts are feed_forward_length wide");
+        assertNull(moeConfig("llama", w -> w).moe(), "llama without experts is dense");
+    }
+
+    @Test
+    void aMixtureWithoutUsableExpertCountsIsAnErrorNamingTheKeys() {
+        var none = assertThrows(GgufFormatException.class, () -> moeConfig("qwen3moe", w -> w));
+        assertTrue(none.getMessage().contains("qwen3moe.expert_count 0 and qwen3moe.expert_used_count 0"), none.getMessage());
+        var tooMany = assertThrows(GgufFormatException.class, () -> moeConfig("llama",
+                w -> w.putUInt32("llama.expert_count", 2).putUInt32("llama.expert_used_count", 3)));
+        assertTrue(tooMany.getMessage().contains("0 < expert_used_count <= expert_count"), tooMany.getMessage());
     }
 }

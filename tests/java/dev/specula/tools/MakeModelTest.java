@@ -80,6 +80,37 @@ class MakeModelTest {
         assertNotEquals(0, cl.execute("-o", dir.resolve("x.gguf").toString(), "--vocab-size", "400", "--type", "q4_k", "--fill", "random-blocks"));
     }
 
+    @Test
+    void mixtureOfExpertsPresetsWriteLlamaCppsTensorNamesShapesAndKeys(@TempDir Path dir) {
+        Path q2 = make(dir.resolve("q2.gguf"), "--preset", "qwen2moe-tiny", "--type", "q8_0");
+        try (GgufFile f = GgufFile.open(q2)) {
+            assertEquals("qwen2moe", f.metadata().architecture());
+            assertEquals(8, f.metadata().getInt("qwen2moe.expert_count"));
+            assertEquals(2, f.metadata().getInt("qwen2moe.expert_used_count"));
+            assertEquals(32, f.metadata().getInt("qwen2moe.expert_feed_forward_length"));
+            assertEquals(96, f.metadata().getInt("qwen2moe.expert_shared_feed_forward_length"));
+            assertEquals("[64, 32, 8]", f.requireTensor("blk.1.ffn_up_exps.weight").shapeString());
+            assertEquals("[32, 64, 8]", f.requireTensor("blk.1.ffn_down_exps.weight").shapeString());
+            assertEquals(GgmlType.Q8_0, f.requireTensor("blk.1.ffn_gate_exps.weight").type());
+            assertEquals(GgmlType.F32, f.requireTensor("blk.1.ffn_gate_inp.weight").type(), "routers stay F32");
+            assertEquals("[64]", f.requireTensor("blk.0.ffn_gate_inp_shexp.weight").shapeString());
+            assertEquals("[64, 96]", f.requireTensor("blk.0.ffn_up_shexp.weight").shapeString());
+            assertNull(f.tensor("blk.0.ffn_up.weight"), "no dense feed-forward");
+        }
+        Path mixtral = make(dir.resolve("m.gguf"), "--preset", "mixtral-tiny");
+        try (GgufFile f = GgufFile.open(mixtral)) {
+            assertEquals("llama", f.metadata().architecture());
+            assertEquals(8, f.metadata().getInt("llama.expert_count"));
+            assertEquals("[64, 96, 8]", f.requireTensor("blk.0.ffn_gate_exps.weight").shapeString(), "Mixtral's experts are feed_forward_length wide");
+            assertFalse(f.metadata().contains("llama.expert_feed_forward_length"));
+        }
+        CommandLine cl = new CommandLine(new MakeModel());
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err));
+        assertNotEquals(0, cl.execute("-o", dir.resolve("x.gguf").toString(), "--vocab-size", "400", "--arch", "qwen3moe"));
+        assertTrue(err.toString().contains("needs --experts N"), err.toString());
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

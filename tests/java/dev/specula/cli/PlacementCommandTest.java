@@ -1,0 +1,104 @@
+package dev.specula.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.specula.backend.cuda.CudaLibrary;
+import dev.specula.backend.cuda.EmulatedCuda;
+import dev.specula.tools.MakeModel;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The placement flags end to end: info --placement's tables, and what run does with a plan on a machine with or without a GPU. */
+class PlacementCommandTest {
+    @TempDir static Path dir;
+    static Path model;
+    private final Supplier<Optional<CudaLibrary>> real = DeviceOption.cudaLibrary;
+
+    @BeforeAll
+    static void makeModel() {
+        model = dir.resolve("qwen3moe-tiny.gguf");
+        CommandLine cl = new CommandLine(new MakeModel());
+        cl.setOut(new PrintWriter(new StringWriter()));
+        assertEquals(0, cl.execute("-o", model.toString(), "--preset", "qwen3moe-tiny", "--threads", "1"));
+    }
+
+    @AfterEach
+    void restore() {
+        DeviceOption.cudaLibrary = real;
+    }
+
+    @Test
+    void infoPlacementPrintsEachGroupsDeviceAndBytesAndTheTotals() {
+        DeviceOption.cudaLibrary = Optional::empty;
+        var r = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "-ngl", "all", "--cpu-moe", "-c", "256");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("placement: context 256, f16 KV cache, batch 512, CUDA0 budget unlimited"), r.out());
+        assertTrue(r.out().matches("(?s).*\\| blk\\.0-1 experts +\\| CPU +\\| +6 \\| +384\\.00 KiB \\|.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\| blk\\.0-1 attention +\\| CUDA0 +\\|.*"), r.out());
+        // 2 layers x keys and values x 256 positions x 2 kv heads x 16 x 2 bytes
+        assertTrue(r.out().matches("(?s).*\\| blk\\.0-1 KV cache +\\| CUDA0 +\\| +\\| +64\\.00 KiB \\|.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\| CUDA0 +\\| .*\\| +64\\.00 KiB \\|.*"), r.out());
+        assertFalse(r.out().contains("| 0 | blk."), "no tensor table with --placement");
+    }
+
+    @Test
+    void infoPlacementOverTheBudgetPrintsThePlanThenOneLineNamingWhatIsMissing() {
+        DeviceOption.cudaLibrary = Optional::empty;
+        var r = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "-ngl", "all", "--gpu-mem", "1MiB", "-c", "256");
+        assertEquals(1, r.code());
+        assertTrue(r.out().contains("| CUDA0  |"), r.out());
+        String line = r.err().strip();
+        assertEquals(1, line.lines().count(), line);
+        assertTrue(line.startsWith("specula: error: qwen3moe-tiny.gguf: CUDA0 needs ") && line.contains("missing; largest there: "), line);
+    }
+
+    @Test
+    void infoFitSaysWhyAndFits() {
+        DeviceOption.cudaLibrary = Optional::empty;
+        var r = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "--fit", "--gpu-mem", "40MiB", "-c", "256", "-b", "64");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("fit: everything fits on CUDA0: "), r.out());
+        var tight = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "--fit", "--gpu-mem", "900KiB", "-c", "256", "-b", "64");
+        assertEquals(0, tight.code(), tight.err());
+        assertTrue(tight.out().contains("fit: everything on CUDA0 needs 1.16 MiB, 291.50 KiB more than its budget of 900.00 KiB"), tight.out());
+        assertTrue(tight.out().matches("(?s).*fit: predicted [0-9.]+ ms/token .*; -ngl \\d+ alone, the most layers that fit.*"), tight.out());
+    }
+
+    @Test
+    void withoutAGpuAnOverrideNamingOneIsAnErrorAndNglAWarning() {
+        DeviceOption.cudaLibrary = Optional::empty;
+        var e = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ot", "attn=CUDA0");
+        assertEquals(1, e.code());
+        assertTrue(e.err().contains("-ot places tensors on CUDA0, but no "), e.err());
+        var w = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
+        assertEquals(0, w.code(), w.err());
+        assertTrue(w.err().contains("specula: warning: -ngl all asks for the GPU, but no "), w.err());
+    }
+
+    @Test
+    void withAGpuExpertsOnTheCpuRunSplitAndALayerSplitOrExpertsOnTheGpuAreRefused() {
+        DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
+        var split = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
+        assertEquals(0, split.code(), split.err());
+        assertTrue(split.err().contains("the feed-forward of 2 of 2 layers on the CPU (split"), split.err());
+        var byLayer = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "2", "--cpu-moe");
+        assertEquals(1, byLayer.code());
+        assertTrue(byLayer.err().contains("splits the model by layer"), byLayer.err());
+        var expertsOnGpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--n-cpu-moe", "1");
+        assertEquals(1, expertsOnGpu.code());
+        assertTrue(expertsOnGpu.err().contains("qwen3moe layer 1: its 8 experts would be on the GPU"), expertsOnGpu.err());
+        var tooBig = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe", "--gpu-mem", "100KiB");
+        assertEquals(1, tooBig.code());
+        assertTrue(tooBig.err().contains("CUDA0 needs") && tooBig.err().contains("missing"), tooBig.err());
+        var cpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "0", "--gpu-mem", "1GiB");
+        assertEquals(0, cpu.code(), cpu.err());
+    }
+}
