@@ -1,0 +1,337 @@
+package dev.specula.server;
+
+import dev.specula.engine.KvCache;
+import dev.specula.engine.Transformer;
+import dev.specula.sampling.Sampler;
+import dev.specula.speculative.SpeculativeDecoder;
+import dev.specula.tokenizer.Tokenizer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The decoding thread: continuous batching over a fixed set of slots. Between steps, finished
+ * and cancelled requests leave their slots and queued ones take the free slots (the one whose
+ * cache shares the longest prefix with the prompt first). Each step is then ONE batched target
+ * pass ({@link Transformer#forwardBatch}) over every busy slot: a token for each slot that is
+ * generating and a prompt chunk for each slot still reading its prompt, at most {@code batch}
+ * rows in all.
+ *
+ * <p>With a draft (speculative slots), a step runs one speculative round per busy slot, one
+ * slot after another: each round is already a batch (the draft's proposals verified together),
+ * and verifying several slots' drafts in one pass is not done.
+ *
+ * <p>Requests beyond the slots wait in a queue of at most {@code queueLimit}; past that,
+ * {@link #submit} refuses with a 503. An exception while serving a request fails that request
+ * only; the thread and the other slots go on.
+ */
+final class SlotScheduler implements AutoCloseable {
+    private final Transformer model;
+    private final Tokenizer tokenizer;
+    private final Slot[] slots;
+    private final int batch;
+    private final int queueLimit;
+    private final SlotDrafts drafts;
+    private final SpeculativeDecoder.Options draftOptions;
+    final ServerStats stats;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final ArrayDeque<Job> waiting = new ArrayDeque<>();
+    /** Busy slots, read by /health and /metrics (written under the lock). */
+    private volatile int busy;
+    private volatile boolean running = true;
+    private final Thread thread;
+
+    SlotScheduler(Transformer model, Tokenizer tokenizer, int slotCount, int slotContext, KvCache.Precision precision, int batch,
+                  int queueLimit, SlotDrafts drafts, SpeculativeDecoder.Options draftOptions, ServerStats stats) {
+        if (slotCount < 1) throw new IllegalArgumentException("-np must be at least 1, got " + slotCount);
+        if (queueLimit < 0) throw new IllegalArgumentException("the queue size must be at least 0, got " + queueLimit);
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.batch = batch;
+        this.queueLimit = queueLimit;
+        this.drafts = drafts;
+        this.draftOptions = draftOptions;
+        this.stats = stats;
+        slots = new Slot[slotCount];
+        try {
+            for (int i = 0; i < slotCount; i++) slots[i] = new Slot(i, model.newCache(slotContext, precision), tokenizer);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            for (Slot s : slots) if (s != null) s.cache.close();
+            throw e;
+        }
+        thread = Thread.ofPlatform().name("specula-slots").daemon().start(this::loop);
+    }
+
+    boolean speculative() {
+        return drafts != null;
+    }
+
+    int slotCount() {
+        return slots.length;
+    }
+
+    int busySlots() {
+        return busy;
+    }
+
+    int queued() {
+        lock.lock();
+        try {
+            return waiting.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Queues a request; a 503 when every slot is busy and the queue is full. */
+    Job submit(CompletionRequest r) {
+        Job j = new Job(r);
+        lock.lock();
+        try {
+            if (!running) throw ApiError.unavailable("the server is shutting down");
+            if (busy + waiting.size() >= slots.length + queueLimit) {
+                stats.rejected.increment();
+                throw ApiError.unavailable("all " + slots.length + " slots are busy and " + waiting.size()
+                        + " requests are queued (the most: --queue " + queueLimit + "); try again later");
+            }
+            waiting.add(j);
+            work.signal();
+        } finally {
+            lock.unlock();
+        }
+        return j;
+    }
+
+    private void loop() {
+        while (running) {
+            List<Slot> active;
+            try {
+                active = admit();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (active == null) return;
+            long t0 = System.nanoTime();
+            try {
+                if (drafts == null) batchedStep(active);
+                else for (Slot s : active) speculativeStep(s);
+            } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+                // The batched pass itself failed: no way to tell whose fault, so every request in it fails.
+                for (Slot s : active) fail(s, e);
+            }
+            stats.steps.increment();
+            stats.busyNanos.add(System.nanoTime() - t0);
+        }
+    }
+
+    /**
+     * Frees the slots of finished and cancelled requests, gives free slots to waiting requests
+     * and returns the busy slots; waits while there are none. Null once closed.
+     */
+    private List<Slot> admit() throws InterruptedException {
+        lock.lock();
+        try {
+            while (true) {
+                for (Slot s : slots) {
+                    if (s.free()) continue;
+                    if (s.finished()) release(s, true);
+                    else if (s.job.cancelled()) {
+                        stats.cancelled.increment();
+                        release(s, false);
+                    }
+                }
+                while (!waiting.isEmpty()) {
+                    Job j = waiting.peek();
+                    if (j.cancelled()) {
+                        waiting.poll();
+                        stats.cancelled.increment();
+                        continue;
+                    }
+                    Slot s = bestFreeSlot(j.request.prompt());
+                    if (s == null) break;
+                    waiting.poll();
+                    start(s, j);
+                }
+                List<Slot> active = new ArrayList<>();
+                for (Slot s : slots) if (!s.free()) active.add(s);
+                busy = active.size();
+                if (!running) return null;
+                if (!active.isEmpty()) return active;
+                work.await();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Slot bestFreeSlot(int[] prompt) {
+        Slot best = null;
+        int bestKeep = -1;
+        for (Slot s : slots) {
+            if (!s.free()) continue;
+            int keep = s.reusable(prompt);
+            if (keep > bestKeep) {
+                best = s;
+                bestKeep = keep;
+            }
+        }
+        return best;
+    }
+
+    private void start(Slot s, Job j) {
+        try {
+            Sampler sampler = new Sampler(j.request.sampling());
+            SpeculativeDecoder spec = drafts == null ? null
+                    : new SpeculativeDecoder(model, s.cache, batch, drafts.open(s.index, j.request.sampling()), draftOptions);
+            s.start(j, sampler, spec);
+        } catch (RuntimeException e) {
+            s.job = j;
+            fail(s, e);
+        }
+    }
+
+    private void release(Slot s, boolean completed) {
+        if (completed) stats.completed.increment();
+        stats.predictedTokens.add(s.generated());
+        s.release();
+    }
+
+    /** One target pass for every busy slot: a token each for those generating, prompt chunks for the rest. */
+    private void batchedStep(List<Slot> active) {
+        List<Slot> in = new ArrayList<>(active.size());
+        List<int[]> rows = new ArrayList<>(active.size());
+        int budget = batch;
+        for (Slot s : active) {
+            if (s.prefilling()) continue;
+            if (s.pendingToken < 0) continue; // finished
+            in.add(s);
+            rows.add(new int[] {s.pendingToken});
+            budget--;
+        }
+        for (Slot s : active) {
+            if (!s.prefilling() || budget <= 0) continue;
+            int[] chunk = s.takePrompt(budget);
+            budget -= chunk.length;
+            in.add(s);
+            rows.add(chunk);
+        }
+        if (in.isEmpty()) return;
+        long t0 = System.nanoTime();
+        float[][] logits;
+        try {
+            logits = model.forwardBatch(rows.toArray(int[][]::new), in.stream().map(s -> s.cache).toArray(KvCache[]::new));
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+            for (Slot s : in) s.truncate(s.cache.length());
+            throw e;
+        }
+        long nanos = System.nanoTime() - t0;
+        int promptRows = 0, allRows = 0;
+        for (int i = 0; i < in.size(); i++) {
+            allRows += rows.get(i).length;
+            if (in.get(i).pendingToken < 0) promptRows += rows.get(i).length;
+        }
+        stats.promptTokens.add(promptRows);
+        stats.promptNanos.add(nanos * promptRows / allRows);
+        stats.predictedNanos.add(nanos - nanos * promptRows / allRows);
+        for (int i = 0; i < in.size(); i++) {
+            Slot s = in.get(i);
+            s.fed(rows.get(i));
+            s.logits = logits[i];
+            s.pendingToken = -1;
+            if (!s.prefilling()) sampleFrom(s, logits[i]);
+        }
+    }
+
+    /** Samples the slot's next token from {@code logits} and hands it on; a failure fails this request only. */
+    private void sampleFrom(Slot s, float[] logits) {
+        try {
+            if (!s.wantsToken()) {
+                s.finish("limit", null);
+                return;
+            }
+            int token = s.sampler.sample(logits);
+            s.sampler.accept(token);
+            if (s.accept(token, logits)) return;
+            // As the plain generator: a token that would not fit the context ends the request.
+            if (s.heldLength() >= s.cache.capacity()) s.finish("limit", null);
+            else s.pendingToken = token;
+        } catch (RuntimeException e) {
+            fail(s, e);
+        }
+    }
+
+    /** One speculative round for the slot (or its whole prompt, when it just started). */
+    private void speculativeStep(Slot s) {
+        try {
+            SpeculativeDecoder d = s.speculative;
+            if (s.prefilling()) {
+                long t0 = System.nanoTime();
+                d.setSequence(s.job.request.prompt());
+                s.promptDone();
+                stats.promptTokens.add(d.promptTokens());
+                stats.promptNanos.add(System.nanoTime() - t0);
+                if (!s.wantsToken()) s.finish("limit", null);
+                return;
+            }
+            if (d.cache().length() >= d.cache().capacity()) {
+                s.finish("limit", null);
+                return;
+            }
+            long draftN = d.draftN, accepted = d.draftAccepted, t0 = System.nanoTime();
+            d.round(s.sampler, s.budget(), tokenizer.vocabulary()::isEndOfGeneration, token -> s.accept(token, null));
+            stats.predictedNanos.add(System.nanoTime() - t0);
+            stats.draftN.add(d.draftN - draftN);
+            stats.draftAccepted.add(d.draftAccepted - accepted);
+            if (!s.finished() && d.cache().length() >= d.cache().capacity()) s.finish("limit", null);
+        } catch (RuntimeException | StackOverflowError e) {
+            fail(s, e);
+        }
+    }
+
+    private void fail(Slot s, Throwable e) {
+        if (s.job == null) return;
+        stats.failed.increment();
+        stats.predictedTokens.add(s.generated());
+        String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        s.job.events.add(new Job.Failed(ApiError.internal("slot " + s.index + ": " + why)));
+        lock.lock();
+        try {
+            s.truncate(s.cache.length());
+            s.release();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the thread; requests still waiting or running fail with a 503. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            running = false;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        lock.lock();
+        try {
+            for (Job j : waiting) j.events.add(new Job.Failed(ApiError.unavailable("the server is shutting down")));
+            waiting.clear();
+            for (Slot s : slots) {
+                if (!s.free()) s.job.events.add(new Job.Failed(ApiError.unavailable("the server is shutting down")));
+                s.cache.close();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}
