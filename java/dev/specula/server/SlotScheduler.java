@@ -120,7 +120,7 @@ final class SlotScheduler implements AutoCloseable {
                 if (drafts == null) batchedStep(active);
                 else for (Slot s : active) speculativeStep(s);
             } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
-                // The batched pass itself failed: no way to tell whose fault, so every request in it fails.
+                // A failure outside any one request's handling (a bug): fail those in flight, keep serving.
                 for (Slot s : active) fail(s, e);
             }
             stats.steps.increment();
@@ -225,10 +225,8 @@ final class SlotScheduler implements AutoCloseable {
         try {
             logits = model.forwardBatch(rows.toArray(int[][]::new), in.stream().map(s -> s.cache).toArray(KvCache[]::new));
         } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
-            for (Slot s : in) s.truncate(s.cache.length());
-            throw e;
-        }
-        long nanos = System.nanoTime() - t0;
+            logits = isolate(in, rows);
+        }        long nanos = System.nanoTime() - t0;
         int promptRows = 0, allRows = 0;
         for (int i = 0; i < in.size(); i++) {
             allRows += rows.get(i).length;
@@ -239,11 +237,31 @@ final class SlotScheduler implements AutoCloseable {
         stats.predictedNanos.add(nanos - nanos * promptRows / allRows);
         for (int i = 0; i < in.size(); i++) {
             Slot s = in.get(i);
+            if (logits[i] == null) continue; // failed alone too
             s.fed(rows.get(i));
             s.logits = logits[i];
             s.pendingToken = -1;
             if (!s.prefilling()) sampleFrom(s, logits[i]);
         }
+    }
+
+    /**
+     * After a failed batched pass: runs each slot's rows alone, so that only the request at fault
+     * fails (its row of the result is null) and the others keep their step.
+     */
+    private float[][] isolate(List<Slot> in, List<int[]> rows) {
+        float[][] logits = new float[in.size()][];
+        for (int i = 0; i < in.size(); i++) {
+            Slot s = in.get(i);
+            s.truncate(s.heldLength()); // a pass that failed late may have extended the cache
+            try {
+                logits[i] = model.forwardBatch(new int[][] {rows.get(i)}, new KvCache[] {s.cache})[0];
+            } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+                s.truncate(s.heldLength());
+                fail(s, e);
+            }
+        }
+        return logits;
     }
 
     /** Samples the slot's next token from {@code logits} and hands it on; a failure fails this request only. */
@@ -300,7 +318,7 @@ final class SlotScheduler implements AutoCloseable {
         s.job.events.add(new Job.Failed(ApiError.internal("slot " + s.index + ": " + why)));
         lock.lock();
         try {
-            s.truncate(s.cache.length());
+            s.truncate(s.heldLength());
             s.release();
         } finally {
             lock.unlock();

@@ -43,12 +43,18 @@ final class TestServer implements AutoCloseable {
     }
 
     TestServer(int slots, int queue, int slotContext, SlotDrafts drafts, dev.specula.speculative.SpeculativeDecoder.Options options) throws IOException {
+        this(slots, queue, slotContext, drafts, options, m -> m);
+    }
+
+    /** With {@code wrap} around the model the server drives (tests that make it fail). */
+    TestServer(int slots, int queue, int slotContext, SlotDrafts drafts, dev.specula.speculative.SpeculativeDecoder.Options options,
+               java.util.function.UnaryOperator<dev.specula.engine.Transformer> wrap) throws IOException {
         file = GgufFile.open(TestFiles.model(MODEL));
         config = ModelConfig.from(file);
         tokenizer = Tokenizer.fromGguf(file);
         model = new CpuTransformer(config, new ModelWeights(file, config), THREADS, false);
         this.slotContext = slotContext;
-        server = InferenceServer.start(new InferenceServer.Config("127.0.0.1", 0, slots, queue, 512, "stories"), model, tokenizer,
+        server = InferenceServer.start(new InferenceServer.Config("127.0.0.1", 0, slots, queue, 512, "stories"), wrap.apply(model), tokenizer,
                 ChatTemplate.fromGgufOrChatml(file.metadata()), slotContext, KvCache.Precision.F16, drafts, options);
     }
 
