@@ -9,6 +9,6 @@ final class ServerStats {
     final LongAdder promptTokens = new LongAdder(), predictedTokens = new LongAdder();
     final LongAdder promptNanos = new LongAdder(), predictedNanos = new LongAdder();
     final LongAdder draftN = new LongAdder(), draftAccepted = new LongAdder();
-    /** Decoding steps (one batched target pass, or one speculative round per slot) and the time with any slot busy. */
-    final LongAdder steps = new LongAdder(), busyNanos = new LongAdder();
+    /** Decoding steps: batched target passes, or speculative rounds. */
+    final LongAdder steps = new LongAdder();
 }

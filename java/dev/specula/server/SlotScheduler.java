@@ -115,7 +115,6 @@ final class SlotScheduler implements AutoCloseable {
                 return;
             }
             if (active == null) return;
-            long t0 = System.nanoTime();
             try {
                 if (drafts == null) batchedStep(active);
                 else for (Slot s : active) speculativeStep(s);
@@ -123,8 +122,6 @@ final class SlotScheduler implements AutoCloseable {
                 // A failure outside any one request's handling (a bug): fail those in flight, keep serving.
                 for (Slot s : active) fail(s, e);
             }
-            stats.steps.increment();
-            stats.busyNanos.add(System.nanoTime() - t0);
         }
     }
 
@@ -221,12 +218,14 @@ final class SlotScheduler implements AutoCloseable {
         }
         if (in.isEmpty()) return;
         long t0 = System.nanoTime();
+        stats.steps.increment();
         float[][] logits;
         try {
             logits = model.forwardBatch(rows.toArray(int[][]::new), in.stream().map(s -> s.cache).toArray(KvCache[]::new));
         } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
             logits = isolate(in, rows);
-        }        long nanos = System.nanoTime() - t0;
+        }
+        long nanos = System.nanoTime() - t0;
         int promptRows = 0, allRows = 0;
         for (int i = 0; i < in.size(); i++) {
             allRows += rows.get(i).length;
@@ -300,6 +299,7 @@ final class SlotScheduler implements AutoCloseable {
                 return;
             }
             long draftN = d.draftN, accepted = d.draftAccepted, t0 = System.nanoTime();
+            stats.steps.increment();
             d.round(s.sampler, s.budget(), tokenizer.vocabulary()::isEndOfGeneration, token -> s.accept(token, null));
             stats.predictedNanos.add(System.nanoTime() - t0);
             stats.draftN.add(d.draftN - draftN);
