@@ -142,7 +142,8 @@ final class RunCommand implements Callable<Integer> {
         out.flush();
         for (int id : ids) sampler.accept(id);
         gen.setSequence(ids);
-        StreamingDecoder d = tok.streamingDecoder(false);
+        // The output continues the prompt just printed: its first word keeps its space.
+        StreamingDecoder d = tok.continuationDecoder(false);
         gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
             out.print(d.accept(id));
             out.flush();

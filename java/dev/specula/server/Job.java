@@ -11,11 +11,11 @@ import java.util.concurrent.LinkedBlockingQueue;
  * frees the slot before the next step.
  */
 final class Job {
-    /** A most likely token at one position, with its log-probability. */
-    record Candidate(int id, String text, double logprob) {}
+    /** A token at one position: its id, text, bytes (a byte token may be part of a character) and log-probability. */
+    record Candidate(int id, String text, byte[] bytes, double logprob) {}
 
     /** The token that was generated and the most likely ones at its position (n_probs). */
-    record TokenProbs(int id, String text, double logprob, List<Candidate> top) {}
+    record TokenProbs(Candidate chosen, List<Candidate> top) {}
 
     sealed interface Event permits Piece, Done, Failed {}
 

@@ -1,6 +1,7 @@
 package dev.specula.server;
 
 import dev.specula.tokenizer.Tokenizer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,7 +27,12 @@ final class Probabilities {
             best[pos] = i;
         }
         List<Job.Candidate> top = new ArrayList<>(size);
-        for (int i = 0; i < size; i++) top.add(new Job.Candidate(best[i], tok.decode(new int[] {best[i]}), logits[best[i]] - logSum));
-        return new Job.TokenProbs(chosen, tok.decode(new int[] {chosen}), logits[chosen] - logSum, List.copyOf(top));
+        for (int i = 0; i < size; i++) top.add(candidate(tok, best[i], logits[best[i]] - logSum));
+        return new Job.TokenProbs(candidate(tok, chosen, logits[chosen] - logSum), List.copyOf(top));
+    }
+
+    private static Job.Candidate candidate(Tokenizer tok, int id, double logprob) {
+        byte[] bytes = tok.tokenBytes(id);
+        return new Job.Candidate(id, new String(bytes, StandardCharsets.UTF_8), bytes, logprob);
     }
 }

@@ -2,7 +2,6 @@ package dev.specula.server;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -170,19 +169,19 @@ final class Responses {
         ArrayNode a = Json.MAPPER.createArrayNode();
         for (Job.TokenProbs p : probs) {
             ObjectNode o = a.addObject();
-            candidate(o, p.id(), p.text(), p.logprob());
+            candidate(o, p.chosen());
             ArrayNode top = o.putArray("top_logprobs");
-            for (Job.Candidate c : p.top()) candidate(top.addObject(), c.id(), c.text(), c.logprob());
+            for (Job.Candidate c : p.top()) candidate(top.addObject(), c);
         }
         return a;
     }
 
-    private static void candidate(ObjectNode o, int id, String text, double logprob) {
-        o.put("id", id);
-        o.put("token", text);
-        o.put("logprob", logprob);
+    private static void candidate(ObjectNode o, Job.Candidate c) {
+        o.put("id", c.id());
+        o.put("token", c.text());
+        o.put("logprob", c.logprob());
         ArrayNode bytes = o.putArray("bytes");
-        for (byte b : text.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
+        for (byte b : c.bytes()) bytes.add(b & 0xff);
     }
 
     /** OpenAI's legacy completions logprobs: parallel lists of tokens, their log-probabilities and the top ones. */
@@ -190,8 +189,8 @@ final class Responses {
         ObjectNode o = Json.MAPPER.createObjectNode();
         ArrayNode tokens = o.putArray("tokens"), lps = o.putArray("token_logprobs"), top = o.putArray("top_logprobs");
         for (Job.TokenProbs p : probs) {
-            tokens.add(p.text());
-            lps.add(p.logprob());
+            tokens.add(p.chosen().text());
+            lps.add(p.chosen().logprob());
             ObjectNode t = top.addObject();
             for (Job.Candidate c : p.top()) t.put(c.text(), c.logprob());
         }

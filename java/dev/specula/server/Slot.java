@@ -76,7 +76,7 @@ final class Slot {
         logits = null;
         pendingToken = -1;
         generated = 0;
-        decoder = tokenizer.streamingDecoder(false);
+        decoder = tokenizer.continuationDecoder(false);
         text.setLength(0);
         sent = 0;
         newTokenCount = 0;

@@ -344,9 +344,10 @@ final class SlotScheduler implements AutoCloseable {
         try {
             for (Job j : waiting) j.events.add(new Job.Failed(ApiError.unavailable("the server is shutting down")));
             waiting.clear();
+            boolean stopped = !thread.isAlive();
             for (Slot s : slots) {
                 if (!s.free()) s.job.events.add(new Job.Failed(ApiError.unavailable("the server is shutting down")));
-                s.cache.close();
+                if (stopped) s.cache.close(); // else a step is still using it (device memory must outlive it)
             }
         } finally {
             lock.unlock();

@@ -44,6 +44,11 @@ class InferenceServerTest {
         assertTrue(r.get("stopped_limit").asBoolean());
         assertEquals(24, r.get("tokens_predicted").asInt());
         assertEquals(24, r.get("tokens").size());
+        // The text continues the prompt: prompt + content is the decoding of all the tokens.
+        int[] all = java.util.stream.IntStream.concat(java.util.Arrays.stream(promptTokens(PROMPT)),
+                java.util.stream.StreamSupport.stream(r.get("tokens").spliterator(), false).mapToInt(JsonNode::asInt)).toArray();
+        assertEquals(s.tokenizer.decode(all), PROMPT + r.get("content").asText());
+        assertTrue(r.get("content").asText().startsWith(" ") || r.get("content").asText().startsWith(","), r.get("content").asText());
         assertEquals(promptTokens(PROMPT).length, r.get("tokens_evaluated").asInt());
         JsonNode t = r.get("timings");
         for (String f : List.of("prompt_n", "prompt_ms", "prompt_per_token_ms", "prompt_per_second", "predicted_n", "predicted_ms",

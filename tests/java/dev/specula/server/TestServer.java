@@ -105,7 +105,7 @@ final class TestServer implements AutoCloseable {
             Sampler sampler = new Sampler(SamplingParams.greedy());
             for (int id : prompt) sampler.accept(id);
             g.setSequence(prompt);
-            StreamingDecoder d = tokenizer.streamingDecoder(false);
+            StreamingDecoder d = tokenizer.continuationDecoder(false);
             StringBuilder text = new StringBuilder();
             g.generate(sampler, n, tokenizer.vocabulary()::isEndOfGeneration, id -> {
                 if (!tokenizer.vocabulary().isEndOfGeneration(id)) text.append(d.accept(id));
