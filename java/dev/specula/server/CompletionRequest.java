@@ -14,6 +14,7 @@ import java.util.List;
  * @param stream       answer with server-sent events as tokens come
  * @param nProbs       how many most likely tokens to report with each generated one (0: none)
  * @param includeUsage OpenAI streaming: send a usage chunk before [DONE]
+ * @param ignoreEos    llama.cpp's ignore_eos: end-of-generation tokens are never sampled
  */
 record CompletionRequest(Endpoint endpoint, int[] prompt, int nPredict, SamplingParams sampling, List<String> stops,
-                         boolean stream, int nProbs, boolean includeUsage) {}
+                         boolean stream, int nProbs, boolean includeUsage, boolean ignoreEos) {}

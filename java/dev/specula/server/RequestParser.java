@@ -70,7 +70,10 @@ final class RequestParser {
             if (!streamOptions.isObject()) throw ApiError.badRequest("'stream_options' must be an object");
             includeUsage = bool(streamOptions, "include_usage", false);
         }
-        return new CompletionRequest(endpoint, prompt, nPredict, sampling(body), stops(body), bool(body, "stream", false), nProbs, includeUsage);
+        boolean ignoreEos = bool(body, "ignore_eos", false);
+        if (ignoreEos && speculative) throw ApiError.badRequest("'ignore_eos' is not supported while the server decodes speculatively (-md/--lookup)");
+        return new CompletionRequest(endpoint, prompt, nPredict, sampling(body), stops(body), bool(body, "stream", false), nProbs, includeUsage,
+                ignoreEos);
     }
 
     private int[] textPrompt(JsonNode body) {

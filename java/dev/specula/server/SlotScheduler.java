@@ -36,6 +36,8 @@ final class SlotScheduler implements AutoCloseable {
     private final SlotDrafts drafts;
     private final SpeculativeDecoder.Options draftOptions;
     final ServerStats stats;
+    /** The vocabulary's end-of-generation tokens (what ignore_eos masks). */
+    private final int[] endTokens;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition work = lock.newCondition();
@@ -56,6 +58,8 @@ final class SlotScheduler implements AutoCloseable {
         this.drafts = drafts;
         this.draftOptions = draftOptions;
         this.stats = stats;
+        this.endTokens = java.util.stream.IntStream.range(0, tokenizer.vocabulary().size())
+                .filter(tokenizer.vocabulary()::isEndOfGeneration).toArray();
         slots = new Slot[slotCount];
         try {
             for (int i = 0; i < slotCount; i++) slots[i] = new Slot(i, model.newCache(slotContext, precision), tokenizer);
@@ -270,7 +274,7 @@ final class SlotScheduler implements AutoCloseable {
                 s.finish("limit", null);
                 return;
             }
-            int token = s.sampler.sample(logits);
+            int token = s.sampler.sample(s.job.request.ignoreEos() ? withoutEnd(logits) : logits);
             s.sampler.accept(token);
             if (s.accept(token, logits)) return;
             // As the plain generator: a token that would not fit the context ends the request.
@@ -279,6 +283,13 @@ final class SlotScheduler implements AutoCloseable {
         } catch (RuntimeException e) {
             fail(s, e);
         }
+    }
+
+    /** A copy of the logits in which no end-of-generation token can be chosen (ignore_eos). */
+    private float[] withoutEnd(float[] logits) {
+        float[] l = logits.clone();
+        for (int id : endTokens) if (id < l.length) l[id] = Float.NEGATIVE_INFINITY;
+        return l;
     }
 
     /** One speculative round for the slot (or its whole prompt, when it just started). */

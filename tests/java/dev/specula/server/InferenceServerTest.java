@@ -167,6 +167,20 @@ class InferenceServerTest {
     }
 
     @Test
+    void ignoreEosGeneratesUntilTheContextIsFull() throws Exception {
+        int promptLength = promptTokens(PROMPT).length;
+        JsonNode plain = s.json("/completion", "{\"prompt\": \"" + PROMPT + "\", \"n_predict\": -1, \"temperature\": 0}");
+        JsonNode ignoring = s.json("/completion", "{\"prompt\": \"" + PROMPT + "\", \"n_predict\": -1, \"temperature\": 0, \"ignore_eos\": true}");
+        // Generation stops when the next token no longer fits: the last sampled one is not fed back.
+        assertEquals(512 - promptLength + 1, ignoring.get("tokens_predicted").asInt(), ignoring.get("stop_type").asText());
+        assertEquals("limit", ignoring.get("stop_type").asText());
+        if (plain.get("stop_type").asText().equals("eos")) {
+            assertTrue(plain.get("tokens_predicted").asInt() < ignoring.get("tokens_predicted").asInt());
+            assertTrue(ignoring.get("content").asText().startsWith(plain.get("content").asText()));
+        }
+    }
+
+    @Test
     void theSameSeedGivesTheSameSampledText() throws Exception {
         String body = "{\"prompt\": \"" + PROMPT + "\", \"n_predict\": 24, \"temperature\": 1.0, \"top_k\": 0, \"top_p\": 1, \"min_p\": 0, \"seed\": ";
         String a = s.json("/completion", body + "7}").get("content").asText();

@@ -84,7 +84,7 @@ class ServerConcurrencyTest {
     @Test
     void aStreamingClientThatDisconnectsFreesItsSlotAtOnce() throws Exception {
         try (TestServer s = new TestServer(1, 4, LONG_CONTEXT)) {
-            Socket socket = openStream(s, "/completion", "{\"prompt\": \"Once upon a time\", \"n_predict\": -1, \"stream\": true}");
+            Socket socket = openStream(s, "/completion", "{\"prompt\": \"Once upon a time\", \"n_predict\": -1, \"ignore_eos\": true, \"stream\": true}");
             readUntil(socket, "\"content\"");
             assertEquals(1, s.server.busySlots());
             long t0 = System.nanoTime();
@@ -103,10 +103,10 @@ class ServerConcurrencyTest {
     @Test
     void pastTheQueueTheServerAnswers503AndAWaitingClientThatLeavesIsDropped() throws Exception {
         try (TestServer s = new TestServer(1, 1, LONG_CONTEXT)) {
-            Socket running = openStream(s, "/v1/completions", "{\"prompt\": \"Once upon a time\", \"max_tokens\": 100000, \"stream\": true}");
+            Socket running = openStream(s, "/v1/completions", "{\"prompt\": \"Once upon a time\", \"max_tokens\": 100000, \"ignore_eos\": true, \"stream\": true}");
             readUntil(running, "\"text\"");
             // Not streaming, so it waits in the queue for its whole answer.
-            Socket waiting = openStream(s, "/completion", "{\"prompt\": \"Hi\", \"n_predict\": -1}");
+            Socket waiting = openStream(s, "/completion", "{\"prompt\": \"Hi\", \"n_predict\": -1, \"ignore_eos\": true}");
             long end = System.currentTimeMillis() + 5000;
             while (s.server.queuedRequests() != 1) {
                 assertTrue(System.currentTimeMillis() < end, "the second request never queued");
