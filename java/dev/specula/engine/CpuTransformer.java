@@ -84,16 +84,34 @@ public final class CpuTransformer implements Transformer {
      */
     @Override
     public float[][] forwardBatch(int[][] tokens, KvCache[] caches) {
-        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
+        checkBatch(tokens, caches);
         int[] logitRows = new int[tokens.length];
+        for (int s = 0, end = 0; s < tokens.length; s++) logitRows[s] = (end += tokens[s].length) - 1;
+        return run(tokens, caches, logitRows);
+    }
+
+    /** As {@link #forwardBatch}, every position's logits, split back per sequence. */
+    @Override
+    public float[][][] forwardBatchAllLogits(int[][] tokens, KvCache[] caches) {
+        int rows = checkBatch(tokens, caches);
+        int[] logitRows = new int[rows];
+        for (int i = 0; i < rows; i++) logitRows[i] = i;
+        float[][] all = run(tokens, caches, logitRows);
+        float[][][] out = new float[tokens.length][][];
+        for (int s = 0, at = 0; s < tokens.length; at += tokens[s].length, s++) out[s] = java.util.Arrays.copyOfRange(all, at, at + tokens[s].length);
+        return out;
+    }
+
+    /** Rows in all; a sequence without tokens and two sequences sharing a cache are errors. */
+    private static int checkBatch(int[][] tokens, KvCache[] caches) {
+        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
         int rows = 0;
         for (int s = 0; s < tokens.length; s++) {
             if (tokens[s].length == 0) throw new IllegalArgumentException("sequence " + s + " has no tokens");
             rows += tokens[s].length;
-            logitRows[s] = rows - 1;
             for (int o = 0; o < s; o++) if (caches[o] == caches[s]) throw new IllegalArgumentException("sequences " + o + " and " + s + " share a KV cache");
         }
-        return run(tokens, caches, logitRows);
+        return rows;
     }
 
     /** The forward pass over the rows of every sequence, in order; returns the logits of {@code logitRows}. */

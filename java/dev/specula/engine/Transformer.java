@@ -38,6 +38,17 @@ public interface Transformer extends AutoCloseable {
         return out;
     }
 
+    /**
+     * As {@link #forwardBatch}, keeping every position's logits: {@code result[s][i]} are the
+     * logits after {@code tokens[s][i]} (speculative verification of several sequences at once).
+     */
+    default float[][][] forwardBatchAllLogits(int[][] tokens, KvCache[] caches) {
+        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
+        float[][][] out = new float[tokens.length][][];
+        for (int s = 0; s < tokens.length; s++) out[s] = forward(tokens[s], caches[s], true);
+        return out;
+    }
+
     /** Where it runs, as tables and messages name it: "CPU", "CUDA0". */
     String backendName();
 

@@ -32,7 +32,8 @@ final class Metrics {
         metric(b, "specula_draft_tokens_total", "counter", "Draft tokens the target checked.", draftN);
         metric(b, "specula_draft_tokens_accepted_total", "counter", "Draft tokens the target accepted.", accepted);
         metric(b, "specula_draft_acceptance_ratio", "gauge", "Accepted over checked draft tokens.", draftN == 0 ? 0 : (double) accepted / draftN);
-        metric(b, "specula_decode_steps_total", "counter", "Decoding steps (batched passes or speculative rounds).", s.steps.sum());
+        metric(b, "specula_decode_steps_total", "counter", "Decoding steps: batched target passes.", s.steps.sum());
+        metric(b, "specula_speculative_rounds_total", "counter", "Speculative rounds, one per slot per step.", s.rounds.sum());
         metric(b, "specula_slots", "gauge", "Slots (-np).", scheduler.slotCount());
         metric(b, "specula_requests_processing", "gauge", "Busy slots.", scheduler.busySlots());
         metric(b, "specula_requests_deferred", "gauge", "Requests waiting for a slot (queue depth).", scheduler.queued());

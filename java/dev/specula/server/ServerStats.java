@@ -11,4 +11,6 @@ final class ServerStats {
     final LongAdder draftN = new LongAdder(), draftAccepted = new LongAdder();
     /** Decoding steps: batched target passes, or speculative rounds. */
     final LongAdder steps = new LongAdder();
+    /** Speculative rounds (one per slot per step): more than the steps when slots verify together. */
+    final LongAdder rounds = new LongAdder();
 }

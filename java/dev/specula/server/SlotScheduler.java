@@ -19,9 +19,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * generating and a prompt chunk for each slot still reading its prompt, at most {@code batch}
  * rows in all.
  *
- * <p>With a draft (speculative slots), a step runs one speculative round per busy slot, one
- * slot after another: each round is already a batch (the draft's proposals verified together),
- * and verifying several slots' drafts in one pass is not done.
+ * <p>With a draft (speculative slots), a step is one speculative round for every busy slot: the
+ * slots' drafts propose one after another (the draft model runs a token at a time per slot),
+ * then ONE target pass ({@link Transformer#forwardBatchAllLogits}) verifies every slot's
+ * proposals, and each slot accepts its share. A slot that joins evaluates its whole prompt in
+ * the step it joins (the others wait for it).
  *
  * <p>Requests beyond the slots wait in a queue of at most {@code queueLimit}; past that,
  * {@link #submit} refuses with a 503. An exception while serving a request fails that request
@@ -121,7 +123,7 @@ final class SlotScheduler implements AutoCloseable {
             if (active == null) return;
             try {
                 if (drafts == null) batchedStep(active);
-                else for (Slot s : active) speculativeStep(s);
+                else speculativeStep(active);
             } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
                 // A failure outside any one request's handling (a bug): fail those in flight, keep serving.
                 for (Slot s : active) fail(s, e);
@@ -292,33 +294,83 @@ final class SlotScheduler implements AutoCloseable {
         return l;
     }
 
-    /** One speculative round for the slot (or its whole prompt, when it just started). */
-    private void speculativeStep(Slot s) {
-        try {
-            SpeculativeDecoder d = s.speculative;
-            if (s.prefilling()) {
-                long t0 = System.nanoTime();
-                d.setSequence(s.job.request.prompt());
-                s.promptDone();
-                stats.promptTokens.add(d.promptTokens());
-                stats.promptNanos.add(System.nanoTime() - t0);
-                if (!s.wantsToken()) s.finish("limit", null);
-                return;
+    /**
+     * One speculative round for every busy slot, verified together: each slot's draft proposes,
+     * then ONE target pass evaluates every slot's [last token, proposals] (all positions' logits),
+     * then each slot accepts its share. A slot that just started evaluates its prompt instead.
+     */
+    private void speculativeStep(List<Slot> active) {
+        long t0 = System.nanoTime();
+        List<Slot> in = new ArrayList<>(active.size());
+        List<SpeculativeDecoder.Proposal> proposals = new ArrayList<>(active.size());
+        for (Slot s : active) {
+            try {
+                SpeculativeDecoder d = s.speculative;
+                if (s.prefilling()) {
+                    long p0 = System.nanoTime();
+                    d.setSequence(s.job.request.prompt());
+                    s.promptDone();
+                    stats.promptTokens.add(d.promptTokens());
+                    stats.promptNanos.add(System.nanoTime() - p0);
+                    t0 += System.nanoTime() - p0;
+                    if (!s.wantsToken()) s.finish("limit", null);
+                    continue;
+                }
+                SpeculativeDecoder.Proposal p = d.cache().length() >= d.cache().capacity() ? null : d.propose(s.budget());
+                if (p == null) {
+                    s.finish("limit", null);
+                    continue;
+                }
+                in.add(s);
+                proposals.add(p);
+            } catch (RuntimeException | StackOverflowError e) {
+                fail(s, e);
             }
-            if (d.cache().length() >= d.cache().capacity()) {
-                s.finish("limit", null);
-                return;
-            }
-            long draftN = d.draftN, accepted = d.draftAccepted, t0 = System.nanoTime();
-            stats.steps.increment();
-            d.round(s.sampler, s.budget(), tokenizer.vocabulary()::isEndOfGeneration, token -> s.accept(token, null));
-            stats.predictedNanos.add(System.nanoTime() - t0);
-            stats.draftN.add(d.draftN - draftN);
-            stats.draftAccepted.add(d.draftAccepted - accepted);
-            if (!s.finished() && d.cache().length() >= d.cache().capacity()) s.finish("limit", null);
-        } catch (RuntimeException | StackOverflowError e) {
-            fail(s, e);
         }
+        if (in.isEmpty()) return;
+        stats.steps.increment();
+        long v0 = System.nanoTime();
+        float[][][] rows;
+        try {
+            rows = model.forwardBatchAllLogits(proposals.stream().map(SpeculativeDecoder.Proposal::batch).toArray(int[][]::new),
+                    in.stream().map(s -> s.cache).toArray(KvCache[]::new));
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+            rows = verifyAlone(in, proposals);
+        }
+        long share = (System.nanoTime() - v0) / in.size();
+        for (int i = 0; i < in.size(); i++) {
+            Slot s = in.get(i);
+            if (rows[i] == null) continue; // failed alone too
+            SpeculativeDecoder d = s.speculative;
+            try {
+                long draftN = d.draftN, accepted = d.draftAccepted;
+                d.verify(proposals.get(i), rows[i], share, s.sampler, tokenizer.vocabulary()::isEndOfGeneration, token -> s.accept(token, null));
+                stats.rounds.increment();
+                stats.draftN.add(d.draftN - draftN);
+                stats.draftAccepted.add(d.draftAccepted - accepted);
+                if (!s.finished() && d.cache().length() >= d.cache().capacity()) s.finish("limit", null);
+            } catch (RuntimeException | StackOverflowError e) {
+                fail(s, e);
+            }
+        }
+        stats.predictedNanos.add(System.nanoTime() - t0);
+    }
+
+    /** After a failed verification pass: each slot's batch alone, so that only the request at fault fails (null row). */
+    private float[][][] verifyAlone(List<Slot> in, List<SpeculativeDecoder.Proposal> proposals) {
+        float[][][] rows = new float[in.size()][][];
+        for (int i = 0; i < in.size(); i++) {
+            Slot s = in.get(i);
+            int held = s.speculative.sequence().length - 1; // the decoder's cache holds all but the last token
+            s.cache.truncate(Math.min(s.cache.length(), held));
+            try {
+                rows[i] = model.forward(proposals.get(i).batch(), s.cache, true);
+            } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+                s.cache.truncate(Math.min(s.cache.length(), held));
+                fail(s, e);
+            }
+        }
+        return rows;
     }
 
     private void fail(Slot s, Throwable e) {

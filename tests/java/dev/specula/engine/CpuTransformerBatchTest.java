@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * forwardBatch, several sequences in one pass: each sequence's logits and cache must be what
  * running it alone gives, whatever the other sequences hold (different lengths, different cache
- * positions), with plain attention and FlashAttention.
+ * positions), with plain attention and FlashAttention; and with every position's logits kept.
  */
 class CpuTransformerBatchTest {
     @ParameterizedTest
@@ -42,6 +42,14 @@ class CpuTransformerBatchTest {
                 // The caches hold the same keys: a further token gives the same logits.
                 for (int s = 0; s < 3; s++) {
                     assertArrayEquals(m.forward(new int[] {7}, alone[s], false)[0], m.forward(new int[] {7}, together[s], false)[0], tolerance);
+                }
+                // Every position's logits (speculative verification of several sequences): as each alone with allLogits.
+                int[][] more = {{8, 9}, {10}, {11, 12, 13}};
+                float[][][] all = m.forwardBatchAllLogits(more, together);
+                for (int s = 0; s < 3; s++) {
+                    float[][] lone = m.forward(more[s], alone[s], true);
+                    assertEquals(lone.length, all[s].length);
+                    for (int i = 0; i < lone.length; i++) assertArrayEquals(lone[i], all[s][i], tolerance, "sequence " + s + " position " + i);
                 }
                 KvCache shared = together[0];
                 assertThrows(IllegalArgumentException.class, () -> m.forwardBatch(new int[][] {{1}, {2}}, new KvCache[] {shared, shared}));
