@@ -31,8 +31,6 @@ final class Slot {
     private int[] prompt;
     private int next;
     private int cachedTokens;
-    /** The last row of logits, once the prompt is in (plain decoding). */
-    float[] logits;
     /** The sampled token to feed next, or -1. */
     int pendingToken = -1;
     private int generated;
@@ -73,7 +71,6 @@ final class Slot {
         cachedTokens = spec == null ? reusable(prompt) : 0;
         truncate(cachedTokens);
         next = cachedTokens;
-        logits = null;
         pendingToken = -1;
         generated = 0;
         decoder = tokenizer.continuationDecoder(false);
@@ -174,7 +171,6 @@ final class Slot {
         }
         job = null;
         sampler = null;
-        logits = null;
         newProbs = null;
     }
 

@@ -147,13 +147,10 @@ final class SlotScheduler implements AutoCloseable {
                         release(s, false);
                     }
                 }
+                int queued = waiting.size();
+                if (waiting.removeIf(Job::cancelled)) stats.cancelled.add(queued - waiting.size()); // their clients left
                 while (!waiting.isEmpty()) {
                     Job j = waiting.peek();
-                    if (j.cancelled()) {
-                        waiting.poll();
-                        stats.cancelled.increment();
-                        continue;
-                    }
                     Slot s = bestFreeSlot(j.request.prompt());
                     if (s == null) break;
                     waiting.poll();
@@ -244,7 +241,6 @@ final class SlotScheduler implements AutoCloseable {
             Slot s = in.get(i);
             if (logits[i] == null) continue; // failed alone too
             s.fed(rows.get(i));
-            s.logits = logits[i];
             s.pendingToken = -1;
             if (!s.prefilling()) sampleFrom(s, logits[i]);
         }
