@@ -24,6 +24,8 @@ final class Slot {
     private int heldLength;
 
     Job job;
+    /** When the slot last took a request (the scheduler's admission count). */
+    long lastUsed;
     Sampler sampler;
     /** The speculative decoder of this request, or null when the slot decodes plainly. */
     SpeculativeDecoder speculative;

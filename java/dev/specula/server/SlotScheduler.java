@@ -38,6 +38,10 @@ final class SlotScheduler implements AutoCloseable {
     private final SlotDrafts drafts;
     private final SpeculativeDecoder.Options draftOptions;
     final ServerStats stats;
+    /** Share of a prompt a slot's cache must already hold for the prompt to go there rather than to the least recently used slot. */
+    static final double REUSE_SHARE = 0.5;
+    /** Requests admitted so far: the clock of {@link Slot#lastUsed}. */
+    private long admissions;
     /** The vocabulary's end-of-generation tokens (what ignore_eos masks). */
     private final int[] endTokens;
 
@@ -168,8 +172,13 @@ final class SlotScheduler implements AutoCloseable {
         }
     }
 
+    /**
+     * The free slot for a prompt: the one whose cache shares the longest prefix with it, when that
+     * covers at least {@link #REUSE_SHARE} of the prompt (as llama.cpp's slot similarity); else
+     * the least recently used one, so that a cache worth keeping is not lost for a token or two.
+     */
     private Slot bestFreeSlot(int[] prompt) {
-        Slot best = null;
+        Slot best = null, oldest = null;
         int bestKeep = -1;
         for (Slot s : slots) {
             if (!s.free()) continue;
@@ -178,11 +187,13 @@ final class SlotScheduler implements AutoCloseable {
                 best = s;
                 bestKeep = keep;
             }
+            if (oldest == null || s.lastUsed < oldest.lastUsed) oldest = s;
         }
-        return best;
+        return best == null || bestKeep >= REUSE_SHARE * prompt.length ? best : oldest;
     }
 
     private void start(Slot s, Job j) {
+        s.lastUsed = ++admissions;
         try {
             Sampler sampler = new Sampler(j.request.sampling());
             SpeculativeDecoder spec = drafts == null ? null

@@ -181,6 +181,20 @@ class InferenceServerTest {
     }
 
     @Test
+    void aFollowUpPromptReusesTheSlotHoldingItsPrefixAndAnUnrelatedOneDoesNotEvictIt() throws Exception {
+        String first = "Tom and Lily went to the park. They saw a big dog and a small cat. The dog";
+        JsonNode a = s.json("/completion", "{\"prompt\": \"" + first + "\", \"n_predict\": 8, \"temperature\": 0}");
+        JsonNode other = s.json("/completion", "{\"prompt\": \"Hi\", \"n_predict\": 2, \"temperature\": 0}");
+        assertNotEquals(a.get("id_slot").asInt(), other.get("id_slot").asInt(), "a two-token match must not take the slot holding a story");
+        String followUp = first + a.get("content").asText() + " Then";
+        JsonNode b = s.json("/completion", "{\"prompt\": \"" + followUp.replace("\n", "\\n").replace("\"", "\\\"") + "\", \"n_predict\": 4}");
+        assertEquals(a.get("id_slot").asInt(), b.get("id_slot").asInt());
+        int cached = b.get("tokens_cached").asInt();
+        assertTrue(cached >= promptTokens(first).length - 2, cached + " tokens reused of " + promptTokens(followUp).length);
+        assertEquals(promptTokens(followUp).length - cached, b.get("timings").get("prompt_n").asInt());
+    }
+
+    @Test
     void theSameSeedGivesTheSameSampledText() throws Exception {
         String body = "{\"prompt\": \"" + PROMPT + "\", \"n_predict\": 24, \"temperature\": 1.0, \"top_k\": 0, \"top_p\": 1, \"min_p\": 0, \"seed\": ";
         String a = s.json("/completion", body + "7}").get("content").asText();
