@@ -6,6 +6,7 @@ import dev.specula.gguf.GgufFile;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
 import dev.specula.sampling.SamplingParams;
+import dev.specula.server.SlotDrafts;
 import dev.specula.speculative.DraftCompatibility;
 import dev.specula.speculative.DraftSource;
 import dev.specula.speculative.ModelDraft;
@@ -81,6 +82,69 @@ final class DraftOptions {
             err.println(String.format(Locale.ROOT, "specula: draft vocabulary differs (%s); translating through text", mismatch));
             return new Handle(new TextBridgeDraft(draft, targetTokenizer, draftTokenizer), f);
         } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Drafts for the server's {@code slots} slots: prompt lookup, or one draft model (loaded once,
+     * where the target runs) with a KV cache per slot; each request gets a {@link ModelDraft} on
+     * its slot's cache with the request's sampling settings. Vocabulary checks as {@link #open}.
+     */
+    SlotDrafts openForSlots(int slots, Tokenizer targetTokenizer, int targetContext, int threads, boolean flash,
+                            KvCache.Precision precision, DeviceOption device, DeviceOption.Backend backend, PrintWriter err) {
+        if (draftModel != null && lookup > 0) throw new UserError("give a draft model (-md) or --lookup, not both");
+        if (lookup > 0) {
+            int n = lookup;
+            return new SlotDrafts() {
+                public DraftSource open(int slot, SamplingParams params) {
+                    return new PromptLookup(n);
+                }
+
+                public String describe() {
+                    return "lookup";
+                }
+
+                public void close() {}
+            };
+        }
+        GgufFile f = LoadProgress.open(draftModel);
+        Transformer m = null;
+        KvCache[] caches = new KvCache[slots];
+        try {
+            ModelConfig c = ModelConfig.from(f);
+            Tokenizer draftTokenizer = Tokenizer.fromGguf(f);
+            String mismatch = DraftCompatibility.mismatch(targetTokenizer.vocabulary(), draftTokenizer.vocabulary());
+            if (mismatch != null && !allowMismatch) {
+                throw new UserError(draftModel + ": the draft's vocabulary does not match the target's: " + mismatch
+                        + " (--spec-allow-mismatch translates through text)");
+            }
+            if (mismatch != null) err.println(String.format(Locale.ROOT, "specula: draft vocabulary differs (%s); translating through text", mismatch));
+            int ctx = draftContext > 0 ? draftContext : targetContext;
+            m = device.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);
+            for (int i = 0; i < slots; i++) caches[i] = m.newCache(ctx, precision);
+            Transformer model = m;
+            float pMin = draftPMin;
+            return new SlotDrafts() {
+                public DraftSource open(int slot, SamplingParams params) {
+                    ModelDraft d = new ModelDraft(model, caches[slot], params, pMin);
+                    return mismatch == null ? d : new TextBridgeDraft(d, targetTokenizer, draftTokenizer);
+                }
+
+                public String describe() {
+                    return "draft model " + draftModel.getFileName();
+                }
+
+                public void close() {
+                    for (KvCache k : caches) k.close();
+                    model.close();
+                    f.close();
+                }
+            };
+        } catch (RuntimeException e) {
+            for (KvCache k : caches) if (k != null) k.close();
+            if (m != null) m.close();
             f.close();
             throw e;
         }

@@ -37,30 +37,14 @@ import picocli.CommandLine.Spec;
 /** {@code specula run}: generate text from a prompt (or chat), streaming tokens as they come. */
 @Command(name = "run", description = "Generate text with a GGUF model on the CPU or a GPU (llama.cpp-compatible flags).")
 final class RunCommand implements Callable<Integer> {
-    /** llama.cpp's default context when -c is not given (0 means the model's own). */
-    static final int DEFAULT_CONTEXT = 4096;
-
     @Spec CommandSpec spec;
 
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "FILE", description = "GGUF model")
-    Path model;
     @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "prompt")
     String prompt;
     @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "read the prompt from FILE")
     Path promptFile;
     @Option(names = {"-n", "--n-predict"}, paramLabel = "N", description = "tokens to generate (default: -1, until end of text or full context)")
     int nPredict = -1;
-    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "context size (default: " + DEFAULT_CONTEXT + "; 0 = the model's)")
-    int context = DEFAULT_CONTEXT;
-    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "threads (default: all cores)")
-    int threads = Runtime.getRuntime().availableProcessors();
-    @Option(names = {"-b", "--batch-size"}, paramLabel = "N", description = "prompt tokens per forward pass (default: 512)")
-    int batch = 512;
-    @Option(names = {"-fa", "--flash-attn"}, paramLabel = "on|off", arity = "0..1", fallbackValue = "on",
-            description = "FlashAttention (default: off)")
-    String flash = "off";
-    @Option(names = {"-ctk", "--cache-type-k"}, paramLabel = "f16|f32", description = "KV cache precision (default: f16)")
-    String cacheType = "f16";
     @Option(names = "--temp", paramLabel = "T", description = "temperature; 0 = greedy (default: 0.8)")
     float temperature = SamplingParams.DEFAULT_TEMPERATURE;
     @Option(names = "--top-k", paramLabel = "K", description = "top-k (default: 40; 0 = off)")
@@ -85,6 +69,8 @@ final class RunCommand implements Callable<Integer> {
     String systemPrompt;
     @Option(names = "--chat-template-chatml", description = "use ChatML when the file has no chat template")
     boolean chatmlFallback;
+    @Mixin
+    ModelOptions options = new ModelOptions();
     @Mixin
     DraftOptions draft = new DraftOptions();
     @Mixin
@@ -114,31 +100,21 @@ final class RunCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new UserError(e.getMessage());
         }
-        KvCache.Precision precision = switch (cacheType.toLowerCase(Locale.ROOT)) {
-            case "f16" -> KvCache.Precision.F16;
-            case "f32" -> KvCache.Precision.F32;
-            default -> throw new UserError("-ctk: cache type '" + cacheType + "' is not supported (f16, f32)");
-        };
-        boolean fa = switch (flash.toLowerCase(Locale.ROOT)) {
-            case "on", "1", "true" -> true;
-            case "off", "0", "false" -> false;
-            default -> throw new UserError("-fa: expected on or off, got '" + flash + "'");
-        };
+        KvCache.Precision precision = options.precision();
+        boolean fa = options.flashAttention();
+        int threads = options.threads;
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        try (GgufFile f = LoadProgress.open(model)) {
+        try (GgufFile f = LoadProgress.open(options.model)) {
             ModelConfig c = ModelConfig.from(f);
             Tokenizer tok = Tokenizer.fromGguf(f);
-            int ctx = context == 0 ? c.contextLength() : context;
-            if (ctx < 1) throw new UserError("-c must be positive (or 0 for the model's " + c.contextLength() + ")");
-            DeviceOption.Backend backend = device.choose(f, c, ctx, precision, batch, err);
-            if (precision != KvCache.Precision.F16 && backend != DeviceOption.Backend.CPU) {
-                throw new UserError("-ctk " + cacheType + ": the GPU keeps an F16 KV cache (f32 runs on the CPU only)");
-            }
+            int ctx = options.contextFor(c);
+            DeviceOption.Backend backend = device.choose(f, c, ctx, precision, options.batch, err);
+            options.checkPrecision(backend);
             try (Transformer m = device.open(backend, c, new ModelWeights(f, c), threads, fa, err);
                  KvCache cache = m.newCache(ctx, precision);
                  DraftOptions.Handle h = draft.enabled() ? draft.open(tok, ctx, threads, fa, precision, params, device, backend, err) : null) {
-                Decoding gen = h == null ? new Generator(m, cache, batch)
-                        : new SpeculativeDecoder(m, cache, batch, h.source(), draft.options());
+                Decoding gen = h == null ? new Generator(m, cache, options.batch)
+                        : new SpeculativeDecoder(m, cache, options.batch, h.source(), draft.options());
                 Sampler sampler = new Sampler(params);
                 if (chat) chat(f, tok, gen, sampler, text, out, err);
                 else complete(tok, gen, sampler, text, out);
@@ -166,7 +142,8 @@ final class RunCommand implements Callable<Integer> {
         out.flush();
         for (int id : ids) sampler.accept(id);
         gen.setSequence(ids);
-        StreamingDecoder d = tok.streamingDecoder(false);
+        // The output continues the prompt just printed: its first word keeps its space.
+        StreamingDecoder d = tok.continuationDecoder(false);
         gen.generate(sampler, nPredict, tok.vocabulary()::isEndOfGeneration, id -> {
             out.print(d.accept(id));
             out.flush();

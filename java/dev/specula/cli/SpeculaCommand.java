@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The top-level {@code specula} command; each job is a subcommand. */
 @Command(name = "specula", mixinStandardHelpOptions = true, version = "specula 0.1.0",
         description = "GGUF LLM runtime for the JVM.",
-        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ServeCommand.class, InfoCommand.class, BenchCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class SpeculaCommand {
 
     /** Runs the command line and returns the process exit code. */

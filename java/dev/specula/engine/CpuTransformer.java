@@ -11,7 +11,8 @@ import dev.specula.model.ModelWeights;
  * qwen2moe, qwen3moe, Mixtral, whose feed-forward is {@link MixtureOfExperts}), the reference every other backend is checked
  * against. A call takes a batch of tokens at consecutive positions (a prompt chunk, one decode
  * token, or a speculative draft to verify), runs them through the layers as matrix-matrix
- * products, appends their keys and values to the cache and returns logits.
+ * products, appends their keys and values to the cache and returns logits. {@link #forwardBatch}
+ * does the same for several sequences at once, each with its own cache.
  *
  * <p>It owns a {@link ThreadTeam} of {@code threads} threads (the caller included); close it to
  * stop them. Calls must not overlap.
@@ -76,18 +77,87 @@ public final class CpuTransformer implements Transformer {
 
     @Override
     public float[][] forward(int[] tokens, KvCache cache, boolean allLogits) {
-        if (!cache.onHost()) throw new IllegalArgumentException("the CPU cannot use a KV cache kept in device memory (made by another backend)");
-        int B = tokens.length, dim = c.embeddingLength(), hd = c.headDim();
-        int start = cache.length();
-        if (start + B > cache.capacity()) {
-            throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start + B) + " positions");
+        int[] logitRows = new int[allLogits ? tokens.length : 1];
+        for (int i = 0; i < logitRows.length; i++) logitRows[i] = allLogits ? i : tokens.length - 1;
+        return run(new int[][] {tokens}, new KvCache[] {cache}, logitRows);
+    }
+
+    /**
+     * Several sequences in one pass (the server's slots): every sequence's rows go through each
+     * weight product together, one matrix-matrix product per weight; attention runs per sequence
+     * over its own cache. Returns the logits of each sequence's last token.
+     */
+    @Override
+    public float[][] forwardBatch(int[][] tokens, KvCache[] caches) {
+        checkBatch(tokens, caches);
+        int[] logitRows = new int[tokens.length];
+        for (int s = 0, end = 0; s < tokens.length; s++) logitRows[s] = (end += tokens[s].length) - 1;
+        return run(tokens, caches, logitRows);
+    }
+
+    /** As {@link #forwardBatch}, every position's logits, split back per sequence. */
+    @Override
+    public float[][][] forwardBatchAllLogits(int[][] tokens, KvCache[] caches) {
+        int rows = checkBatch(tokens, caches);
+        int[] logitRows = new int[rows];
+        for (int i = 0; i < rows; i++) logitRows[i] = i;
+        float[][] all = run(tokens, caches, logitRows);
+        float[][][] out = new float[tokens.length][][];
+        for (int s = 0, at = 0; s < tokens.length; at += tokens[s].length, s++) out[s] = java.util.Arrays.copyOfRange(all, at, at + tokens[s].length);
+        return out;
+    }
+
+    /** Rows in all; a sequence without tokens and two sequences sharing a cache are errors. */
+    private static int checkBatch(int[][] tokens, KvCache[] caches) {
+        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
+        int rows = 0;
+        for (int s = 0; s < tokens.length; s++) {
+            if (tokens[s].length == 0) throw new IllegalArgumentException("sequence " + s + " has no tokens");
+            rows += tokens[s].length;
+            for (int o = 0; o < s; o++) if (caches[o] == caches[s]) throw new IllegalArgumentException("sequences " + o + " and " + s + " share a KV cache");
+        }
+        return rows;
+    }
+
+    /** The forward pass over the rows of every sequence, in order; returns the logits of {@code logitRows}. */
+    private float[][] run(int[][] tokens, KvCache[] caches, int[] logitRows) {
+        int seqs = tokens.length, dim = c.embeddingLength(), hd = c.headDim();
+        int[] first = new int[seqs + 1], start = new int[seqs];
+        int longest = 0;
+        for (int s = 0; s < seqs; s++) {
+            KvCache cache = caches[s];
+            if (!cache.onHost()) throw new IllegalArgumentException("the CPU cannot use a KV cache kept in device memory (made by another backend)");
+            start[s] = cache.length();
+            first[s + 1] = first[s] + tokens[s].length;
+            if (start[s] + tokens[s].length > cache.capacity()) {
+                throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start[s] + tokens[s].length) + " positions");
+            }
+            longest = Math.max(longest, start[s] + tokens[s].length);
+        }
+        int B = first[seqs];
+        int[] seqOf = new int[B], pos = new int[B];
+        for (int s = 0; s < seqs; s++) {
+            for (int b = first[s]; b < first[s + 1]; b++) {
+                seqOf[b] = s;
+                pos[b] = start[s] + b - first[s];
+            }
         }
         Buffers buf = buffers != null && buffers.batch == B ? buffers : (buffers = new Buffers(c, B));
         float[][] x = buf.x, xb = buf.xb, q = buf.q, k = buf.k, v = buf.v, att = buf.att, hg = buf.hg, hu = buf.hu, delta = buf.delta;
         for (int b = 0; b < B; b++) {
-            if (tokens[b] < 0 || tokens[b] >= c.vocabSize()) throw new IllegalArgumentException("token id " + tokens[b] + " out of range");
-            embedding.row(tokens[b], x[b], 0);
+            int token = tokens[seqOf[b]][b - first[seqOf[b]]];
+            if (token < 0 || token >= c.vocabSize()) throw new IllegalArgumentException("token id " + token + " out of range");
+            embedding.row(token, x[b], 0);
         }
+        // Each sequence's rows, as the attention kernels take them (views of the shared buffers).
+        float[][][] qOf = new float[seqs][][], attOf = new float[seqs][][];
+        for (int s = 0; s < seqs; s++) {
+            qOf[s] = java.util.Arrays.copyOfRange(q, first[s], first[s + 1]);
+            attOf[s] = java.util.Arrays.copyOfRange(att, first[s], first[s + 1]);
+        }
+        long attentionMacs = 0;
+        for (int s = 0; s < seqs; s++) attentionMacs += (long) (start[s] + tokens[s].length) * tokens[s].length * c.qDim();
+        int scratch = Attention.plainScratch(c, longest), kvHeads = c.headCountKv();
         for (int li = 0; li < c.blockCount(); li++) {
             ModelWeights.Layer l = w.layers[li];
             for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.attnNorm(), xb[b], 0, dim, c.rmsEps());
@@ -104,20 +174,22 @@ public final class CpuTransformer implements Transformer {
                     headNorm(q[b], c.headCount(), l.qNorm());
                     headNorm(k[b], c.headCountKv(), l.kNorm());
                 }
-                rope.apply(q[b], 0, c.headCount(), hd, start + b);
-                rope.apply(k[b], 0, c.headCountKv(), hd, start + b);
-                cache.store(li, start + b, k[b], 0, v[b], 0);
+                rope.apply(q[b], 0, c.headCount(), hd, pos[b]);
+                rope.apply(k[b], 0, c.headCountKv(), hd, pos[b]);
+                caches[seqOf[b]].store(li, pos[b], k[b], 0, v[b], 0);
             }
             final int layer = li;
+            // One task per (sequence, KV head): each sequence attends over its own cache.
             ThreadTeam.Range heads = (worker, from, to) -> {
-                for (int h = from; h < to; h++) {
-                    if (flash) Attention.flash(c, cache, layer, h, q, att, start);
-                    else Attention.plain(c, cache, layer, h, q, att, start, team.scratch(worker, Attention.plainScratch(c, start + B)));
+                for (int task = from; task < to; task++) {
+                    int s = task / kvHeads, h = task % kvHeads;
+                    if (flash) Attention.flash(c, caches[s], layer, h, qOf[s], attOf[s], start[s]);
+                    else Attention.plain(c, caches[s], layer, h, qOf[s], attOf[s], start[s], team.scratch(worker, scratch));
                 }
             };
             // Attention over a short context is cheaper than waking the team.
-            if ((long) (start + B) * B * c.qDim() < CpuMatrix.PARALLEL_MIN_MACS) heads.run(0, 0, c.headCountKv());
-            else team.parallelFor(c.headCountKv(), 1, heads);
+            if (attentionMacs < CpuMatrix.PARALLEL_MIN_MACS) heads.run(0, 0, seqs * kvHeads);
+            else team.parallelFor(seqs * kvHeads, 1, heads);
             wo[li].multiply(att, delta, 0, team);
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
 
@@ -131,11 +203,10 @@ public final class CpuTransformer implements Transformer {
             }
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
         }
-        cache.extend(start + B);
-        int first = allLogits ? 0 : B - 1;
-        float[][] normed = new float[B - first][dim];
-        for (int b = first; b < B; b++) VectorMath.rmsNorm(x[b], 0, w.outputNorm, normed[b - first], 0, dim, c.rmsEps());
-        float[][] logits = new float[B - first][c.vocabSize()];
+        for (int s = 0; s < seqs; s++) caches[s].extend(start[s] + tokens[s].length);
+        float[][] normed = new float[logitRows.length][dim];
+        for (int i = 0; i < logitRows.length; i++) VectorMath.rmsNorm(x[logitRows[i]], 0, w.outputNorm, normed[i], 0, dim, c.rmsEps());
+        float[][] logits = new float[logitRows.length][c.vocabSize()];
         output.multiply(normed, logits, 0, team);
         return logits;
     }

@@ -24,6 +24,31 @@ public interface Transformer extends AutoCloseable {
      */
     float[][] forward(int[] tokens, KvCache cache, boolean allLogits);
 
+    /**
+     * Runs several sequences in one step (the server's slots decoding together): sequence
+     * {@code s} takes {@code tokens[s]} at positions {@code caches[s].length() ...} of its own
+     * cache, and the result holds each sequence's last-position logits. The caches must be
+     * distinct. The CPU runs every sequence's rows through each weight product at once; this
+     * default runs the sequences one after another (what the GPU backend does for now).
+     */
+    default float[][] forwardBatch(int[][] tokens, KvCache[] caches) {
+        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
+        float[][] out = new float[tokens.length][];
+        for (int s = 0; s < tokens.length; s++) out[s] = forward(tokens[s], caches[s], false)[0];
+        return out;
+    }
+
+    /**
+     * As {@link #forwardBatch}, keeping every position's logits: {@code result[s][i]} are the
+     * logits after {@code tokens[s][i]} (speculative verification of several sequences at once).
+     */
+    default float[][][] forwardBatchAllLogits(int[][] tokens, KvCache[] caches) {
+        if (tokens.length != caches.length) throw new IllegalArgumentException(tokens.length + " sequences but " + caches.length + " caches");
+        float[][][] out = new float[tokens.length][][];
+        for (int s = 0; s < tokens.length; s++) out[s] = forward(tokens[s], caches[s], true);
+        return out;
+    }
+
     /** Where it runs, as tables and messages name it: "CPU", "CUDA0". */
     String backendName();
 

@@ -156,68 +156,107 @@ public final class SpeculativeDecoder implements Decoding {
      */
     @Override
     public int[] generate(Sampler sampler, int maxTokens, IntPredicate isEnd, IntConsumer onToken) {
-        int[] out = new int[16];
-        int n = 0;
-        long t0 = System.nanoTime();
-        boolean greedy = sampler.params().greedyDecoding();
-        while ((maxTokens < 0 || n < maxTokens) && cache.length() < cache.capacity()) {
-            int budget = maxTokens < 0 ? Integer.MAX_VALUE : maxTokens - n;
-            // The batch [last, proposals...] must fit the cache; proposals past the budget are wasted.
-            int k = Math.min(options.draftMax(), Math.min(budget - 1, cache.capacity() - cache.length() - 1));
-            if (adaptive != null) k = Math.min(k, adaptive.next());
-            long d0 = System.nanoTime();
-            Draft d = k > 0 ? draft.propose(history, length, k) : Draft.EMPTY;
-            long draftNanos = System.nanoTime() - d0;
-            if (d.size() < Math.max(1, options.draftMin())) d = Draft.EMPTY;
-
-            int[] batch = new int[d.size() + 1];
-            batch[0] = history[length - 1];
-            System.arraycopy(d.tokens(), 0, batch, 1, d.size());
-            long v0 = System.nanoTime();
-            float[][] rows = target.forward(batch, cache, true);
-            long verifyNanos = System.nanoTime() - v0;
-            rounds++;
-            draftN += d.size();
-
-            int accepted = 0, produced = 0;
-            boolean stop = false, ended = false;
-            for (int i = 0; i <= d.size() && !stop; i++) {
-                TokenDistribution p = sampler.distribution(rows[i]);
-                int token;
-                boolean isDraft = false;
-                if (i == d.size()) {
-                    token = greedy ? p.mostLikely() : p.draw(sampler.nextUniform());
-                } else {
-                    int x = d.tokens()[i];
-                    boolean accept = greedy ? x == p.mostLikely() : sampler.nextUniform() < Math.min(1.0, p.probability(x) / (double) d.q(i, x));
-                    if (accept) {
-                        token = x;
-                        isDraft = true;
-                    } else {
-                        token = greedy ? p.mostLikely() : residual(p, d, i, sampler.nextUniform());
-                    }
-                }
-                if (isDraft) {
-                    accepted++;
-                    draftAccepted++;
-                }
-                sampler.accept(token);
-                if (n == out.length) out = Arrays.copyOf(out, n * 2);
-                out[n++] = token;
-                ended = isEnd.test(token);
-                if (!ended) append(token); // as the plain generator: an end token is not part of the sequence
-                generatedTokens++;
-                produced++;
-                onToken.accept(token);
-                // A rejected or bonus token ends the round; so do an end token and the budget.
-                stop = !isDraft || ended || (maxTokens >= 0 && n >= maxTokens);
-            }
-            cache.truncate(Math.min(cache.length(), length - 1));
-            if (adaptive != null) adaptive.record(k, d.size(), accepted, produced, draftNanos, verifyNanos);
-            if (ended) break;
+        int[][] out = {new int[16]};
+        int[] n = {0};
+        IntConsumer collect = token -> {
+            if (n[0] == out[0].length) out[0] = Arrays.copyOf(out[0], n[0] * 2);
+            out[0][n[0]++] = token;
+            onToken.accept(token);
+        };
+        while ((maxTokens < 0 || n[0] < maxTokens) && cache.length() < cache.capacity()) {
+            if (round(sampler, maxTokens < 0 ? -1 : maxTokens - n[0], isEnd, collect)) break;
         }
-        generationNanos += System.nanoTime() - t0;
-        return Arrays.copyOf(out, n);
+        return Arrays.copyOf(out[0], n[0]);
+    }
+
+    /**
+     * One round: drafts, verifies in one target pass and hands the 1 to k + 1 tokens it yields to
+     * {@code onToken} (at most {@code budget}; -1 for no limit). Returns whether the last was an
+     * end token.
+     */
+    public boolean round(Sampler sampler, int budget, IntPredicate isEnd, IntConsumer onToken) {
+        Proposal p = propose(budget);
+        if (p == null) return false;
+        long v0 = System.nanoTime();
+        float[][] rows = target.forward(p.batch(), cache, true);
+        return verify(p, rows, System.nanoTime() - v0, sampler, isEnd, onToken);
+    }
+
+    /**
+     * A round's draft, waiting for the target's verdict: {@code batch} ([last token, proposals])
+     * is what the target must evaluate on this decoder's cache, all positions' logits kept.
+     */
+    public record Proposal(int[] batch, Draft draft, int requested, int room, long draftNanos, long startNanos) {}
+
+    /**
+     * The first half of a round, for callers that verify several sequences' drafts in one target
+     * pass (the server's slots): drafts up to the budget (-1: none). Null when nothing can be
+     * generated (no budget, or a full context). Follow it with {@link #verify} before anything
+     * else touches this decoder.
+     */
+    public Proposal propose(int budget) {
+        if (budget == 0 || cache.length() >= cache.capacity()) return null;
+        long t0 = System.nanoTime();
+        int room = budget < 0 ? Integer.MAX_VALUE : budget;
+        // The batch [last, proposals...] must fit the cache; proposals past the budget are wasted.
+        int k = Math.min(options.draftMax(), Math.min(room - 1, cache.capacity() - cache.length() - 1));
+        if (adaptive != null) k = Math.min(k, adaptive.next());
+        Draft d = k > 0 ? draft.propose(history, length, k) : Draft.EMPTY;
+        long draftNanos = System.nanoTime() - t0;
+        if (d.size() < Math.max(1, options.draftMin())) d = Draft.EMPTY;
+        int[] batch = new int[d.size() + 1];
+        batch[0] = history[length - 1];
+        System.arraycopy(d.tokens(), 0, batch, 1, d.size());
+        return new Proposal(batch, d, k, room, draftNanos, t0);
+    }
+
+    /**
+     * The second half of a round: {@code rows} are the target's logits for every position of
+     * {@code p.batch()}, now in the cache (they took {@code verifyNanos}, this sequence's share of
+     * the pass). Accepts or replaces the proposals, hands the tokens to {@code onToken}, rolls the
+     * cache back to the accepted prefix. Returns whether the last token was an end token.
+     */
+    public boolean verify(Proposal p, float[][] rows, long verifyNanos, Sampler sampler, IntPredicate isEnd, IntConsumer onToken) {
+        Draft d = p.draft();
+        boolean greedy = sampler.params().greedyDecoding();
+        rounds++;
+        draftN += d.size();
+
+        int accepted = 0, produced = 0;
+        boolean stop = false, ended = false;
+        for (int i = 0; i <= d.size() && !stop; i++) {
+            TokenDistribution dist = sampler.distribution(rows[i]);
+            int token;
+            boolean isDraft = false;
+            if (i == d.size()) {
+                token = greedy ? dist.mostLikely() : dist.draw(sampler.nextUniform());
+            } else {
+                int x = d.tokens()[i];
+                boolean accept = greedy ? x == dist.mostLikely() : sampler.nextUniform() < Math.min(1.0, dist.probability(x) / (double) d.q(i, x));
+                if (accept) {
+                    token = x;
+                    isDraft = true;
+                } else {
+                    token = greedy ? dist.mostLikely() : residual(dist, d, i, sampler.nextUniform());
+                }
+            }
+            if (isDraft) {
+                accepted++;
+                draftAccepted++;
+            }
+            sampler.accept(token);
+            ended = isEnd.test(token);
+            if (!ended) append(token); // as the plain generator: an end token is not part of the sequence
+            generatedTokens++;
+            produced++;
+            onToken.accept(token);
+            // A rejected or bonus token ends the round; so do an end token and the budget.
+            stop = !isDraft || ended || produced >= p.room();
+        }
+        cache.truncate(Math.min(cache.length(), length - 1));
+        if (adaptive != null) adaptive.record(p.requested(), d.size(), accepted, produced, p.draftNanos(), verifyNanos);
+        generationNanos += System.nanoTime() - p.startNanos();
+        return ended;
     }
 
     /** Draws from normalise(max(0, p - q)) with u uniform in [0, 1). */

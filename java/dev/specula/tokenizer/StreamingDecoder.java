@@ -12,11 +12,13 @@ public final class StreamingDecoder {
     private final Tokenizer tokenizer;
     private final boolean renderSpecial;
     private final ByteArrayOutputStream pending = new ByteArrayOutputStream();
-    private boolean first = true;
+    /** Whether the next piece starts the text (a SentencePiece word start then loses its space). */
+    private boolean first;
 
-    StreamingDecoder(Tokenizer tokenizer, boolean renderSpecial) {
+    StreamingDecoder(Tokenizer tokenizer, boolean renderSpecial, boolean startsText) {
         this.tokenizer = tokenizer;
         this.renderSpecial = renderSpecial;
+        this.first = startsText;
     }
 
     /** The text that token {@code id} completes (possibly empty). */

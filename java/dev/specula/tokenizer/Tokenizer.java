@@ -115,8 +115,24 @@ public final class Tokenizer {
         return decode(ids, false);
     }
 
+    /**
+     * The bytes token {@code id} stands for in the middle of a text (a SentencePiece word start
+     * keeps its space; a control token is empty); a byte token may be part of a character.
+     */
+    public byte[] tokenBytes(int id) {
+        return pieceBytes(id, false, false);
+    }
+
     public StreamingDecoder streamingDecoder(boolean renderSpecial) {
-        return new StreamingDecoder(this, renderSpecial);
+        return new StreamingDecoder(this, renderSpecial, true);
+    }
+
+    /**
+     * A streaming decoder for tokens that continue a text (generated after a prompt): the first
+     * piece keeps its leading space, so that prompt + output reads as {@link #decode} of both.
+     */
+    public StreamingDecoder continuationDecoder(boolean renderSpecial) {
+        return new StreamingDecoder(this, renderSpecial, false);
     }
 
     /** The bytes of one token; the first piece of a SentencePiece text loses its prefix space. */
