@@ -51,6 +51,16 @@ final class DraftOptions {
         return new SpeculativeDecoder.Options(draftMax, draftMin, adaptive);
     }
 
+    /** The first difference between the vocabularies (null when they match); a one-line error unless --spec-allow-mismatch. */
+    private String vocabularyMismatch(Tokenizer targetTokenizer, Tokenizer draftTokenizer) {
+        String mismatch = DraftCompatibility.mismatch(targetTokenizer.vocabulary(), draftTokenizer.vocabulary());
+        if (mismatch != null && !allowMismatch) {
+            throw new UserError(draftModel + ": the draft's vocabulary does not match the target's: " + mismatch
+                    + " (--spec-allow-mismatch translates through text)");
+        }
+        return mismatch;
+    }
+
     /**
      * Opens the draft source; the returned handle closes the draft file with it. A draft whose
      * vocabulary differs from the target's is a one-line error naming the first difference,
@@ -64,11 +74,7 @@ final class DraftOptions {
         try {
             ModelConfig c = ModelConfig.from(f);
             Tokenizer draftTokenizer = Tokenizer.fromGguf(f);
-            String mismatch = DraftCompatibility.mismatch(targetTokenizer.vocabulary(), draftTokenizer.vocabulary());
-            if (mismatch != null && !allowMismatch) {
-                throw new UserError(draftModel + ": the draft's vocabulary does not match the target's: " + mismatch
-                        + " (--spec-allow-mismatch translates through text)");
-            }
+            String mismatch = vocabularyMismatch(targetTokenizer, draftTokenizer);
             int ctx = draftContext > 0 ? draftContext : targetContext;
             Transformer m = device.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);
             ModelDraft draft;
@@ -115,11 +121,7 @@ final class DraftOptions {
         try {
             ModelConfig c = ModelConfig.from(f);
             Tokenizer draftTokenizer = Tokenizer.fromGguf(f);
-            String mismatch = DraftCompatibility.mismatch(targetTokenizer.vocabulary(), draftTokenizer.vocabulary());
-            if (mismatch != null && !allowMismatch) {
-                throw new UserError(draftModel + ": the draft's vocabulary does not match the target's: " + mismatch
-                        + " (--spec-allow-mismatch translates through text)");
-            }
+            String mismatch = vocabularyMismatch(targetTokenizer, draftTokenizer);
             if (mismatch != null) err.println(String.format(Locale.ROOT, "specula: draft vocabulary differs (%s); translating through text", mismatch));
             int ctx = draftContext > 0 ? draftContext : targetContext;
             m = device.open(backend, c, new ModelWeights(f, c), draftThreads > 0 ? draftThreads : threads, flash, err);

@@ -19,14 +19,6 @@ final class Units {
     }
 
     static String bytes(long n) {
-        if (n < 1024) return n + " B";
-        String[] suffix = {"KiB", "MiB", "GiB", "TiB"};
-        double v = n;
-        int i = -1;
-        while (v >= 1024 && i < suffix.length - 1) {
-            v /= 1024;
-            i++;
-        }
-        return String.format(Locale.ROOT, "%.2f %s", v, suffix[i]);
+        return dev.specula.placement.ByteSize.format(n);
     }
 }
