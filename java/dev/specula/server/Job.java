@@ -24,11 +24,14 @@ final class Job {
 
     /**
      * The end: why generation stopped ("eos", "word": a stop sequence, "limit": n_predict or the
-     * context), the stop sequence, tokens in the prompt, and the timings.
+     * context), the stop sequence, tokens in the prompt, whether prompt and output filled the
+     * slot's context, and the timings.
      */
-    record Done(String stopType, String stoppingWord, int promptTokens, int cachedTokens, int slot, Timings timings) implements Event {
+    record Done(String stopType, String stoppingWord, int promptTokens, int cachedTokens, int slot, boolean contextFull,
+                Timings timings) implements Event {
+        /** llama.cpp's "truncated": the context ran out (not n_predict), so the text was cut short. */
         boolean truncated() {
-            return stopType.equals("limit");
+            return stopType.equals("limit") && contextFull;
         }
     }
 

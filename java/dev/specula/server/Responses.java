@@ -161,7 +161,7 @@ final class Responses {
     }
 
     private static String finishReason(Job.Done d) {
-        return d.truncated() ? "length" : "stop";
+        return d.stopType().equals("limit") ? "length" : "stop"; // OpenAI: max_tokens or the context
     }
 
     /** llama.cpp's (and OpenAI chat's) list: per token its id, text, log-probability, bytes and the most likely ones. */

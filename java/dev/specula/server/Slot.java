@@ -160,7 +160,7 @@ final class Slot {
         long draftN = speculative == null ? 0 : speculative.draftN, accepted = speculative == null ? 0 : speculative.draftAccepted;
         int evaluated = speculative == null ? prompt.length - cachedTokens : (int) speculative.promptTokens() + 1;
         Timings t = new Timings(evaluated, (first - startNanos) / 1e6, generated, (now - first) / 1e6, draftN, accepted);
-        job.events.add(new Job.Done(stopType, word, prompt.length, cachedTokens, index, t));
+        job.events.add(new Job.Done(stopType, word, prompt.length, cachedTokens, index, prompt.length + generated >= cache.capacity(), t));
         return true;
     }
 

@@ -42,6 +42,7 @@ class InferenceServerTest {
         assertTrue(r.get("stop").asBoolean());
         assertEquals("limit", r.get("stop_type").asText());
         assertTrue(r.get("stopped_limit").asBoolean());
+        assertFalse(r.get("truncated").asBoolean(), "n_predict, not the context, ended it");
         assertEquals(24, r.get("tokens_predicted").asInt());
         assertEquals(24, r.get("tokens").size());
         // The text continues the prompt: prompt + content is the decoding of all the tokens.
@@ -174,6 +175,7 @@ class InferenceServerTest {
         // Generation stops when the next token no longer fits: the last sampled one is not fed back.
         assertEquals(512 - promptLength + 1, ignoring.get("tokens_predicted").asInt(), ignoring.get("stop_type").asText());
         assertEquals("limit", ignoring.get("stop_type").asText());
+        assertTrue(ignoring.get("truncated").asBoolean(), "the context ran out");
         if (plain.get("stop_type").asText().equals("eos")) {
             assertTrue(plain.get("tokens_predicted").asInt() < ignoring.get("tokens_predicted").asInt());
             assertTrue(ignoring.get("content").asText().startsWith(plain.get("content").asText()));
