@@ -4,6 +4,7 @@ import dev.specula.model.ModelConfig;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -77,16 +78,22 @@ public final class PlacementFit {
             if (!t.device().equals(request.gpu()) || userRule(request, t.name())) continue;
             if (t.kind() == PlacementPlan.Kind.EXPERTS || (t.kind() == PlacementPlan.Kind.FFN && DENSE_FFN.matcher(t.name()).find())) movable.add(t);
         }
-        // Cheapest first: the fraction of its bytes a token reads, then the earlier layer.
+        // Cheapest first: the fraction of its bytes a token reads, then the earlier layer. A layer's
+        // experts (or its dense feed-forward) move together: split execution runs a layer's whole
+        // feed-forward on one device, so a layer with some experts on each would not run.
         movable.sort(Comparator.comparingDouble((PlacementPlan.Placed t) -> CostModel.readFraction(t, c))
                 .thenComparingInt(PlacementPlan.Placed::layer));
+        Map<String, List<PlacementPlan.Placed>> groups = new LinkedHashMap<>();
+        for (PlacementPlan.Placed t : movable) groups.computeIfAbsent(t.kind() + "/" + t.layer(), g -> new ArrayList<>()).add(t);
         Map<String, String> pinned = new HashMap<>();
         List<PlacementPlan.Placed> moved = new ArrayList<>();
-        for (PlacementPlan.Placed t : movable) {
+        for (List<PlacementPlan.Placed> group : groups.values()) {
             if (need <= budget) break;
-            pinned.put(t.name(), TensorOverride.Devices.CPU);
-            moved.add(t);
-            need -= t.bytes();
+            for (PlacementPlan.Placed t : group) {
+                pinned.put(t.name(), TensorOverride.Devices.CPU);
+                moved.add(t);
+                need -= t.bytes();
+            }
         }
         if (!pinned.isEmpty()) plan = PlacementPlan.of(sizes, c, r, pinned);
         if (gpuBytes(plan) > budget) return null;

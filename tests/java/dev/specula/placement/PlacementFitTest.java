@@ -40,6 +40,18 @@ class PlacementFitTest {
     }
 
     @Test
+    void aLayersExpertsMoveTogetherSoNoLayerHasExpertsOnBothDevices() {
+        for (String budget : List.of("9GiB", "10GiB", "12GiB", "14GiB")) {
+            PlacementPlan p = fit(MOE, budget, List.of()).plan().requireFits();
+            java.util.Map<Integer, java.util.Set<String>> devices = new java.util.HashMap<>();
+            for (PlacementPlan.Placed t : p.tensors()) {
+                if (t.kind() == PlacementPlan.Kind.EXPERTS) devices.computeIfAbsent(t.layer(), l -> new java.util.HashSet<>()).add(t.device());
+            }
+            devices.forEach((layer, d) -> assertEquals(1, d.size(), "experts of layer " + layer + " at " + budget + ": " + d));
+        }
+    }
+
+    @Test
     void aBudgetTooSmallForAttentionMovesWholeLayersFromTheFirst() {
         PlacementFit.Result r = fit(MOE, "1GiB", List.of());
         PlacementPlan p = r.plan().requireFits();
