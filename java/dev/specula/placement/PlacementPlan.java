@@ -265,7 +265,7 @@ public final class PlacementPlan {
                         + "; Specula runs a CPU layer whole on the CPU");
             }
             if (il >= k && attentionOnCpu[il] > 0) {
-                throw new PlacementException("layer " + il + " is on the CPU after layer " + k + " on " + gpu
+                throw new PlacementException("layer " + il + " is on the CPU but layer " + k + " before it is on " + gpu
                         + "; Specula runs the CPU's layers first, then the GPU's (as -ngl places them)");
             }
             if (il >= k && !layerDevice[il].equals(gpu)) {
