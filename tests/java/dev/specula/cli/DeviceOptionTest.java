@@ -99,6 +99,12 @@ class DeviceOptionTest {
         assertEquals(0, overridden.code(), overridden.err());
         assertEquals(cpu.out(), overridden.out());
         assertTrue(overridden.err().contains("layers 0-1 with their KV cache; CUDA0 (Specula host emulation of specula.h): layers 2-4, their KV cache"), overridden.err());
+        // Speculative decoding truncates the target's cache after each rejected draft: both parts roll back.
+        String d = TestFiles.model("stories260K-draft-4layer-f32.gguf").toString();
+        var spec = InfoCommandTest.run("run", "-m", m, "-md", d, "-p", "Once upon a time", "-n", "32", "--temp", "0", "-ngl", "3");
+        assertEquals(0, spec.code(), spec.err());
+        assertEquals(cpu.out(), spec.out());
+        assertTrue(spec.err().contains("draft_n_accepted"), spec.err());
         var bench = InfoCommandTest.run("bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--warmup-ms", "0", "-ngl", "3");
         assertEquals(0, bench.code(), bench.err());
         assertTrue(bench.err().contains("specula: split by layer:"), bench.err());
