@@ -1,6 +1,7 @@
 package dev.specula.cli;
 
 import dev.specula.engine.CudaTransformer;
+import dev.specula.engine.LayerSplitTransformer;
 import dev.specula.engine.KvCache;
 import dev.specula.engine.Transformer;
 import dev.specula.gguf.FileType;
@@ -168,7 +169,8 @@ final class BenchCommand implements Callable<Integer> {
     /** One pp or tg test, in {@code cache} emptied first (so a GPU reuses its recorded decode step). */
     private static Run run(Transformer m, KvCache cache, int[] tokens, int n, boolean prefill) {
         cache.truncate(0);
-        CudaTransformer gpu = !prefill && m instanceof CudaTransformer g ? g : null;
+        // A layer split's busy share is its GPU segment's: the graph replays of the layers there.
+        CudaTransformer gpu = prefill ? null : m instanceof CudaTransformer g ? g : m instanceof LayerSplitTransformer l ? l.gpu() : null;
         long t0;
         if (prefill) {
             t0 = System.nanoTime();

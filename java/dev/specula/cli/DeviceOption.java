@@ -4,6 +4,7 @@ import dev.specula.backend.cuda.CudaLibrary;
 import dev.specula.backend.cuda.WeightResidency;
 import dev.specula.engine.CpuTransformer;
 import dev.specula.engine.CudaTransformer;
+import dev.specula.engine.LayerSplitTransformer;
 import dev.specula.engine.Transformer;
 import dev.specula.model.ModelConfig;
 import dev.specula.model.ModelWeights;
@@ -28,7 +29,9 @@ import picocli.CommandLine.Option;
  * {@code --n-cpu-moe}, {@code --gpu-mem}, {@code --fit}) is planned before any weight moves
  * ({@link PlacementPlan}) and checked against the GPU's budget. A plan that keeps everything on
  * one device runs there; one that keeps only some layers' feed-forward on the CPU runs split
- * ({@link CudaTransformer} with host feed-forward); a split by layer is refused in one line. As
+ * ({@link CudaTransformer} with host feed-forward); a split by layer (partial -ngl, or -ot sending
+ * the first layers' tensors to the CPU) runs as {@link LayerSplitTransformer}, its GPU layers
+ * possibly with host feed-forward too; any other split is refused in one line naming why. As
  * llama.cpp, -ngl without a GPU is a one-line warning and the CPU runs; an -ot rule naming a GPU,
  * or --fit, is an error there.
  */
@@ -74,6 +77,22 @@ final class DeviceOption {
         for (String r : reasons) err.println("specula: fit: " + r);
         err.flush();
         if (plan.gpus().isEmpty()) return Backend.CPU;
+        boolean[] host = plan.hostFeedForwardLayers();
+        if (host == null) {
+            PlacementPlan.LayerSplit split;
+            try {
+                split = plan.layerSplit();
+            } catch (PlacementException e) {
+                PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
+                throw new UserError("this placement splits the model between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
+                        + Units.bytes(gpu.weights()) + ") in a way Specula does not run: " + e.getMessage() + " (specula info --placement shows the plan)");
+            }
+            // The embedding stays on the CPU (where layer 0 runs), as the plan has it: nothing more to fit.
+            layerSplit = split;
+            hostFeedForward = split.hostFeedForward();
+            plannedFor = c;
+            return Backend.CUDA;
+        }
         // The CUDA backend keeps the token embedding on the GPU too (a lookup kernel), which llama.cpp's rule leaves on the CPU.
         // (A tied output already counts it on the GPU, and the backend uploads it once.)
         long embedding = c.tiedOutput() ? 0 : f.requireTensor("token_embd.weight").byteSize();
@@ -83,13 +102,7 @@ final class DeviceOption {
             throw new UserError(f.path().getFileName() + ": " + e.getMessage());
         }
         if (plan.allOn("CUDA0")) return Backend.CUDA;
-        boolean[] host = plan.hostFeedForwardLayers();
-        if (host == null) {
-            PlacementPlan.Usage gpu = plan.usage().get("CUDA0"), cpu = plan.usage().get("CPU");
-            throw new UserError("this placement splits the model by layer between the CPU (" + Units.bytes(cpu.weights()) + " of weights) and CUDA0 ("
-                    + Units.bytes(gpu.weights()) + "); Specula splits only the feed-forward (attention, KV cache and output on the GPU): "
-                    + "use -ngl all with --cpu-moe or -ot ...ffn...=CPU, or no GPU flags (specula info --placement shows the plan)");
-        }
+        layerSplit = null;
         hostFeedForward = host;
         plannedFor = c;
         return Backend.CUDA;
@@ -97,6 +110,8 @@ final class DeviceOption {
 
     /** The feed-forward layers the chosen plan keeps on the CPU (split execution), for the model it was made for; else null. */
     private boolean[] hostFeedForward;
+    /** The layer split the chosen plan is (layers [0, k) on the CPU), or null. */
+    private PlacementPlan.LayerSplit layerSplit;
     private ModelConfig plannedFor;
 
     /**
@@ -125,8 +140,9 @@ final class DeviceOption {
             return Backend.CPU;
         }
         if (ngl <= layers) {
+            // Commands plan a partial -ngl from the model file (choose(GgufFile, ...): a layer split); a layer count alone cannot.
             throw new UserError("-ngl " + ngl + " offloads the output and the last " + (ngl - 1) + " of the model's " + layers
-                    + " layers; partial offload is not supported yet (use -ngl " + (layers + 1) + " or all for everything, 0 for none)");
+                    + " layers: a split by layer, which needs the model's placement plan");
         }
         return Backend.CUDA;
     }
@@ -142,6 +158,7 @@ final class DeviceOption {
     /** The transformer on {@code backend} (from {@link #choose}); says on {@code err} what runs where when it is not the CPU. */
     Transformer open(Backend backend, ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
         if (backend == Backend.CPU) return new CpuTransformer(c, w, threads, flash);
+        if (c == plannedFor && layerSplit != null) return openLayerSplit(c, w, threads, flash, err);
         CudaTransformer t;
         boolean[] host = c == plannedFor ? hostFeedForward : null;
         try {
@@ -160,9 +177,36 @@ final class DeviceOption {
             for (boolean h : host) if (h) layers++;
             where += "; the feed-forward of " + layers + " of " + c.blockCount() + " layers on the CPU (split: activations copied at each boundary)";
         }
-        err.printf(Locale.ROOT, "specula: %s (%s): %s%s%n", t.backendName(), t.deviceName(), where,
-                flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
-                        + c.headDim() + ": plain attention" : "");
+        err.printf(Locale.ROOT, "specula: %s (%s): %s%s%n", t.backendName(), t.deviceName(), where, plainAttention(c, flash, t));
+        err.flush();
+        return t;
+    }
+
+    private static String plainAttention(ModelConfig c, boolean flash, CudaTransformer t) {
+        return flash && !t.flashAttention() ? "; FlashAttention takes head sizes 64, 80, 96 and 128, this model's is "
+                + c.headDim() + ": plain attention" : "";
+    }
+
+    /** The layer split of the chosen plan; says on {@code err} which layers run where. */
+    private Transformer openLayerSplit(ModelConfig c, ModelWeights w, int threads, boolean flash, PrintWriter err) {
+        CudaLibrary lib = cudaLibrary.get().orElseThrow();
+        int k = layerSplit.cpuLayers(), n = c.blockCount();
+        LayerSplitTransformer t;
+        try {
+            t = new LayerSplitTransformer(lib, 0, c, w, flash, WeightResidency.choose(lib.device(0), noCopyWeights), k, layerSplit.hostFeedForward(), threads);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new UserError(e.getMessage());
+        }
+        CudaTransformer g = t.gpu();
+        int hostFfn = 0;
+        for (boolean h : layerSplit.hostFeedForward()) if (h) hostFfn++;
+        String gpuPart = k == n ? "the output" : (k == n - 1 ? "layer " + k : "layers " + k + "-" + (n - 1)) + ", their KV cache and the output";
+        err.printf(Locale.ROOT, "specula: split by layer: CPU: the token embedding and %s with their KV cache; %s (%s): %s (%s of weights%s); "
+                        + "the hidden state copied up after layer %d%s%n",
+                k == 1 ? "layer 0" : "layers 0-" + (k - 1), g.backendName(), g.deviceName(), gpuPart,
+                g.weightResidency() == WeightResidency.MAPPED ? "mapped, " + Units.bytes(g.weightBytes()) + " copied" : Units.bytes(g.weightBytes()),
+                hostFfn == 0 ? "" : "; the feed-forward of " + hostFfn + " of them on the CPU", k - 1,
+                plainAttention(c, flash, g));
         err.flush();
         return t;
     }

@@ -14,6 +14,11 @@ import dev.specula.model.ModelWeights;
  * products, appends their keys and values to the cache and returns logits. {@link #forwardBatch}
  * does the same for several sequences at once, each with its own cache.
  *
+ * <p>It may also run only the first layers of a model ({@code endLayer} below the layer count): the
+ * CPU segment of a layer split ({@link LayerSplitTransformer}), which embeds the tokens, runs
+ * layers [0, endLayer) over a cache of those layers alone and hands on the hidden state
+ * ({@link #hidden}); it makes no logits.
+ *
  * <p>It owns a {@link ThreadTeam} of {@code threads} threads (the caller included); close it to
  * stop them. Calls must not overlap.
  */
@@ -29,15 +34,24 @@ public final class CpuTransformer implements Transformer {
     /** Activation buffers of the last batch size used, reused while it repeats (decode: always 1). */
     private Buffers buffers;
     private final boolean flash;
+    /** Layers [0, endLayer) run here; below the layer count, this is a layer split's CPU segment. */
+    private final int endLayer;
 
     public CpuTransformer(ModelConfig config, ModelWeights weights, int threads, boolean flashAttention) {
+        this(config, weights, threads, flashAttention, config.blockCount());
+    }
+
+    /** Only layers [0, endLayer) (a layer split's CPU segment: {@link #hidden}, no logits, when below the layer count). */
+    CpuTransformer(ModelConfig config, ModelWeights weights, int threads, boolean flashAttention, int endLayer) {
+        if (endLayer < 0 || endLayer > config.blockCount()) throw new IllegalArgumentException("layer range [0, " + endLayer + ") outside the model's " + config.blockCount() + " layers");
+        this.endLayer = endLayer;
         this.c = config;
         this.w = weights;
         this.flash = flashAttention;
         this.team = new ThreadTeam(Math.max(1, threads));
         this.rope = new Rope(config, weights.ropeFreqs);
         embedding = new CpuMatrix(weights.tokenEmbedding);
-        output = new CpuMatrix(weights.output);
+        output = endLayer == config.blockCount() ? new CpuMatrix(weights.output) : null;
         experts = config.moe() == null ? null : new MixtureOfExperts(config, weights);
         int n = config.blockCount();
         wq = new CpuMatrix[n];
@@ -47,7 +61,7 @@ public final class CpuTransformer implements Transformer {
         gate = new CpuMatrix[n];
         up = new CpuMatrix[n];
         down = new CpuMatrix[n];
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < endLayer; i++) {
             ModelWeights.Layer l = weights.layers[i];
             wq[i] = new CpuMatrix(l.wq());
             wk[i] = new CpuMatrix(l.wk());
@@ -67,7 +81,7 @@ public final class CpuTransformer implements Transformer {
 
     @Override
     public KvCache newCache(int capacity, KvCache.Precision precision) {
-        return new KvCache(c, capacity, precision);
+        return new KvCache(c, capacity, precision, 0, endLayer);
     }
 
     @Override
@@ -119,8 +133,32 @@ public final class CpuTransformer implements Transformer {
         return rows;
     }
 
+    /**
+     * The hidden state after layers [0, endLayer) of one sequence's tokens (tokens x dim, a copy),
+     * their keys and values appended to {@code cache}: what a layer split hands the GPU.
+     */
+    float[][] hidden(int[] tokens, KvCache cache) {
+        if (tokens.length == 0) throw new IllegalArgumentException("no tokens to evaluate");
+        float[][] x = throughLayers(new int[][] {tokens}, new KvCache[] {cache});
+        float[][] out = new float[tokens.length][];
+        for (int b = 0; b < out.length; b++) out[b] = x[b].clone();
+        return out;
+    }
+
     /** The forward pass over the rows of every sequence, in order; returns the logits of {@code logitRows}. */
     private float[][] run(int[][] tokens, KvCache[] caches, int[] logitRows) {
+        if (output == null) throw new IllegalStateException("this CPU transformer runs layers [0, " + endLayer + ") of " + c.blockCount() + " only and makes no logits");
+        float[][] x = throughLayers(tokens, caches);
+        int dim = c.embeddingLength();
+        float[][] normed = new float[logitRows.length][dim];
+        for (int i = 0; i < logitRows.length; i++) VectorMath.rmsNorm(x[logitRows[i]], 0, w.outputNorm, normed[i], 0, dim, c.rmsEps());
+        float[][] logits = new float[logitRows.length][c.vocabSize()];
+        output.multiply(normed, logits, 0, team);
+        return logits;
+    }
+
+    /** Embeds every sequence's rows and runs them through layers [0, endLayer); returns the hidden state (the shared buffer). */
+    private float[][] throughLayers(int[][] tokens, KvCache[] caches) {
         int seqs = tokens.length, dim = c.embeddingLength(), hd = c.headDim();
         int[] first = new int[seqs + 1], start = new int[seqs];
         int longest = 0;
@@ -158,7 +196,7 @@ public final class CpuTransformer implements Transformer {
         long attentionMacs = 0;
         for (int s = 0; s < seqs; s++) attentionMacs += (long) (start[s] + tokens[s].length) * tokens[s].length * c.qDim();
         int scratch = Attention.plainScratch(c, longest), kvHeads = c.headCountKv();
-        for (int li = 0; li < c.blockCount(); li++) {
+        for (int li = 0; li < endLayer; li++) {
             ModelWeights.Layer l = w.layers[li];
             for (int b = 0; b < B; b++) VectorMath.rmsNorm(x[b], 0, l.attnNorm(), xb[b], 0, dim, c.rmsEps());
             wq[li].multiply(xb, q, 0, team);
@@ -204,11 +242,7 @@ public final class CpuTransformer implements Transformer {
             for (int b = 0; b < B; b++) add(x[b], delta[b]);
         }
         for (int s = 0; s < seqs; s++) caches[s].extend(start[s] + tokens[s].length);
-        float[][] normed = new float[logitRows.length][dim];
-        for (int i = 0; i < logitRows.length; i++) VectorMath.rmsNorm(x[logitRows[i]], 0, w.outputNorm, normed[i], 0, dim, c.rmsEps());
-        float[][] logits = new float[logitRows.length][c.vocabSize()];
-        output.multiply(normed, logits, 0, team);
-        return logits;
+        return x;
     }
 
     /** The experts of a mixture-of-experts model (null for a dense one), for tests of what was computed. */

@@ -16,13 +16,16 @@ final class CudaKvCache extends KvCache {
     final CudaTransformer owner;
     final Buffer storage;
     private final long layerBytes, halfBytes;
+    /** The first layer it holds: a GPU segment of a layer split keeps only its own layers. */
+    private final int firstLayer;
     /** Scratch for a one-token plain attention step (null with FlashAttention). */
     Buffer stepScratch;
     /** The recorded one-token step over this cache, made on first use. */
     CudaLibrary.Graph decodeStep;
 
-    CudaKvCache(CudaTransformer owner, Buffer storage, int capacity, int kvDim) {
+    CudaKvCache(CudaTransformer owner, Buffer storage, int capacity, int kvDim, int firstLayer) {
         super(capacity, Precision.F16);
+        this.firstLayer = firstLayer;
         this.owner = owner;
         this.storage = storage;
         this.halfBytes = 2L * capacity * kvDim;
@@ -35,11 +38,11 @@ final class CudaKvCache extends KvCache {
     }
 
     long keysOffset(int layer) {
-        return layer * layerBytes;
+        return (layer - firstLayer) * layerBytes;
     }
 
     long valuesOffset(int layer) {
-        return layer * layerBytes + halfBytes;
+        return (layer - firstLayer) * layerBytes + halfBytes;
     }
 
     @Override

@@ -38,6 +38,12 @@ import java.util.Set;
  * goes on on the GPU. Such a step has host work in the middle, so it is queued directly, never
  * recorded as a graph.
  *
+ * <p>Layer split: a transformer made with {@code firstLayer > 0} is the GPU segment of
+ * {@link LayerSplitTransformer}: it holds layers [firstLayer, n), their KV cache, the final norm
+ * and the output, and takes the hidden state after layer {@code firstLayer - 1} from the CPU
+ * ({@link #forwardHidden}) instead of token ids. The hidden state goes up before the step, so a
+ * one-token step is still one recorded graph.
+ *
  * <p>What specula.h has no kernel for is composed: qwen2's bias add over a batch broadcasts the
  * bias with doubling device copies, then adds ({@code specula_add} has no broadcast); qwen3's
  * per-head Q/K norms are {@code specula_rms_norm} over {@code n_tokens x n_heads} rows of one head.
@@ -69,6 +75,8 @@ public final class CudaTransformer implements Transformer {
     private boolean decodeGraphs = true;
     /** The CPU segments (split execution), or null where the whole step runs on the GPU. */
     private final HostFeedForward host;
+    /** The first layer on this device (0: the whole model, embedding included; above: a layer split's GPU segment). */
+    private final int firstLayer;
     /** Events around each graph launch, or null where the library has none. */
     private CudaLibrary.Event launchStart, launchEnd;
     private long timedSteps;
@@ -96,6 +104,17 @@ public final class CudaTransformer implements Transformer {
      */
     public CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention,
                            WeightResidency residency, boolean[] hostFeedForward, int threads) {
+        this(lib, device, config, weights, flashAttention, residency, hostFeedForward, threads, 0);
+    }
+
+    /**
+     * As above, only layers [firstLayer, n) and the output (a layer split's GPU segment, fed the
+     * hidden state by {@link #forwardHidden}); {@code firstLayer} may be n (the output alone).
+     */
+    CudaTransformer(CudaLibrary lib, int device, ModelConfig config, ModelWeights weights, boolean flashAttention,
+                    WeightResidency residency, boolean[] hostFeedForward, int threads, int firstLayer) {
+        if (firstLayer < 0 || firstLayer > config.blockCount()) throw new IllegalArgumentException("first GPU layer " + firstLayer + " outside the model's " + config.blockCount() + " layers");
+        this.firstLayer = firstLayer;
         this.lib = lib;
         this.device = device;
         this.deviceName = lib.device(device).name();
@@ -105,7 +124,7 @@ public final class CudaTransformer implements Transformer {
         this.ropeK1 = rope(1, c.headCountKv());
         this.staging = arena.allocate(Math.max(8L, F32 * c.vocabSize()), 64);
         try {
-            this.w = new CudaWeights(lib, device, config, weights, residency, hostFeedForward);
+            this.w = new CudaWeights(lib, device, config, weights, residency, hostFeedForward, firstLayer);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -217,16 +236,16 @@ public final class CudaTransformer implements Transformer {
             throw new IllegalArgumentException("the CUDA backend keeps an F16 KV cache; an " + precision + " cache (-ctk) runs on the CPU only");
         }
         if (capacity <= 0) throw new IllegalArgumentException("context size must be positive, got " + capacity);
-        long bytes = CudaKvCache.bytes(c.blockCount(), capacity, c.kvDim());
+        long bytes = CudaKvCache.bytes(c.blockCount() - firstLayer, capacity, c.kvDim());
         Buffer storage;
         try {
-            storage = lib.allocate(device, bytes);
+            storage = lib.allocate(device, Math.max(F32, bytes)); // no layers at all: the output alone (a layer split's -ngl 1)
         } catch (CudaLibrary.NativeException e) {
             throw new IllegalStateException(String.format(java.util.Locale.ROOT,
                     "CUDA%d: no room for a KV cache of %d positions (%.2f GiB; the weights take %.2f GiB): lower -c (%s)",
                     device, capacity, CudaWeights.gib(bytes), CudaWeights.gib(w.bytes), e.getMessage()), e);
         }
-        CudaKvCache cache = new CudaKvCache(this, storage, capacity, c.kvDim());
+        CudaKvCache cache = new CudaKvCache(this, storage, capacity, c.kvDim(), firstLayer);
         caches.add(cache);
         return cache;
     }
@@ -237,6 +256,23 @@ public final class CudaTransformer implements Transformer {
 
     @Override
     public float[][] forward(int[] tokens, KvCache kv, boolean allLogits) {
+        if (firstLayer > 0) throw new IllegalStateException("this CUDA transformer starts at layer " + firstLayer + " and takes the hidden state, not tokens");
+        return forward(tokens, null, kv, allLogits);
+    }
+
+    /**
+     * The GPU segment of a layer split: {@code hidden} (tokens x dim, the state after layer
+     * firstLayer - 1) runs through the remaining layers and the output; {@code tokens} give the
+     * batch size (their ids are not looked up).
+     */
+    float[][] forwardHidden(int[] tokens, float[][] hidden, KvCache kv, boolean allLogits) {
+        if (firstLayer == 0) throw new IllegalStateException("this CUDA transformer embeds tokens itself");
+        if (hidden.length != tokens.length) throw new IllegalArgumentException(hidden.length + " hidden rows for " + tokens.length + " tokens");
+        for (float[] row : hidden) if (row.length != c.embeddingLength()) throw new IllegalArgumentException("a hidden row of " + row.length + " values, the model's width is " + c.embeddingLength());
+        return forward(tokens, hidden, kv, allLogits);
+    }
+
+    private float[][] forward(int[] tokens, float[][] hidden, KvCache kv, boolean allLogits) {
         if (!(kv instanceof CudaKvCache cache) || cache.owner != this) {
             throw new IllegalArgumentException("this KV cache was not made by this CUDA transformer (use its newCache)");
         }
@@ -246,17 +282,23 @@ public final class CudaTransformer implements Transformer {
             throw new IllegalStateException("context size " + cache.capacity() + " exceeded: " + (start + n) + " positions");
         }
         for (int t : tokens) if (t < 0 || t >= c.vocabSize()) throw new IllegalArgumentException("token id " + t + " out of range");
-        float[][] logits = n == 1 ? decode(tokens[0], cache) : batch(tokens, cache, allLogits);
+        float[][] logits = n == 1 ? decode(tokens[0], hidden, cache) : batch(tokens, hidden, cache, allLogits);
         cache.extend(start + n);
         return logits;
     }
 
     /** One token: replays the cache's recorded step (recording it first), or queues it directly. */
-    private float[][] decode(int token, CudaKvCache cache) {
-        staging.set(ValueLayout.JAVA_INT, 0, token);
-        staging.set(ValueLayout.JAVA_INT, 4, cache.length());
-        // Stream order keeps this upload ahead of the logits' download into the same host memory.
-        step.tokens.upload(0, staging.asSlice(0, 8), stream);
+    private float[][] decode(int token, float[][] hidden, CudaKvCache cache) {
+        int dim = c.embeddingLength();
+        MemorySegment up = stage(8 + (hidden == null ? 0 : F32 * dim));
+        up.set(ValueLayout.JAVA_INT, 0, token);
+        up.set(ValueLayout.JAVA_INT, 4, cache.length());
+        // Stream order keeps these uploads ahead of the logits' download into the same host memory.
+        step.tokens.upload(0, up.asSlice(0, 8), stream);
+        if (hidden != null) {
+            MemorySegment.copy(hidden[0], 0, up, ValueLayout.JAVA_FLOAT, 8, dim);
+            step.x.upload(0, up.asSlice(8, F32 * dim), stream); // outside the graph, which reads step.x
+        }
         prepare(cache);
         boolean timed = false;
         if (decodeGraphs) {
@@ -298,7 +340,7 @@ public final class CudaTransformer implements Transformer {
         return stream.endGraph();
     }
 
-    private float[][] batch(int[] tokens, CudaKvCache cache, boolean allLogits) {
+    private float[][] batch(int[] tokens, float[][] hidden, CudaKvCache cache, boolean allLogits) {
         int n = tokens.length, rows = allLogits ? n : 1;
         if (batch == null || batch.capacity < n || batch.logitRows < rows) {
             int capacity = n, logitRows = rows;
@@ -320,12 +362,18 @@ public final class CudaTransformer implements Transformer {
             }
             scratch = batchScratch;
         }
-        MemorySegment ids = stage(2L * batch.capacity * Integer.BYTES);
+        int dim = c.embeddingLength();
+        long idBytes = 2L * batch.capacity * Integer.BYTES;
+        MemorySegment up = stage(idBytes + (hidden == null ? 0 : F32 * n * dim));
         for (int i = 0; i < n; i++) {
-            ids.set(ValueLayout.JAVA_INT, 4L * i, tokens[i]);
-            ids.set(ValueLayout.JAVA_INT, batch.positionsOffset() + 4L * i, cache.length() + i);
+            up.set(ValueLayout.JAVA_INT, 4L * i, tokens[i]);
+            up.set(ValueLayout.JAVA_INT, batch.positionsOffset() + 4L * i, cache.length() + i);
         }
-        batch.tokens.upload(0, ids, stream);
+        batch.tokens.upload(0, up.asSlice(0, idBytes), stream);
+        if (hidden != null) {
+            for (int r = 0; r < n; r++) MemorySegment.copy(hidden[r], 0, up, ValueLayout.JAVA_FLOAT, idBytes + F32 * r * dim, dim);
+            batch.x.upload(0, up.asSlice(idBytes, F32 * n * dim), stream);
+        }
         queue(batch, cache, n, allLogits, scratch);
         float[][] out = download(batch, rows);
         int errors = lib.kernelErrors(device);
@@ -343,8 +391,9 @@ public final class CudaTransformer implements Transformer {
         RopeParams rq = n == 1 ? ropeQ1 : rope(n, heads), rk = n == 1 ? ropeK1 : rope(n, kvHeads);
         AttentionParams att = attention(n, cache.capacity());
         CudaWeights.Matrix e = w.embedding;
-        lib.embedding(stream, e.type(), e.buffer(), e.offset(), e.rows(), dim, a.tokens, 0, n, a.x, 0);
-        for (int li = 0; li < c.blockCount(); li++) {
+        if (firstLayer == 0) lib.embedding(stream, e.type(), e.buffer(), e.offset(), e.rows(), dim, a.tokens, 0, n, a.x, 0);
+        // else a.x already holds the hidden state the CPU segment uploaded
+        for (int li = firstLayer; li < c.blockCount(); li++) {
             CudaWeights.Layer l = w.layers[li];
             lib.rmsNorm(stream, a.x, 0, l.attnNorm(), 0, a.xb, 0, n, dim, eps);
             product(l.wq(), a.xb, n, a.q);

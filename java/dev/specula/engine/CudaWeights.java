@@ -56,16 +56,19 @@ final class CudaWeights implements AutoCloseable {
     private final Map<GgufTensor, Matrix> uploaded = new IdentityHashMap<>();
 
     CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency) {
-        this(lib, device, c, w, residency, new boolean[c.blockCount()]);
+        this(lib, device, c, w, residency, new boolean[c.blockCount()], 0);
     }
 
     /**
      * As above, except the feed-forward of each layer {@code li} with {@code hostFeedForward[li]},
      * which stays in host memory (it runs on the CPU: split execution). A mixture-of-experts
-     * layer must be one of those: there are no expert kernels.
+     * layer must be one of those: there are no expert kernels. Only layers from {@code firstLayer}
+     * on are taken (a layer split's GPU segment: the layers before it, and the token embedding
+     * unless the output is tied to it, stay on the CPU); {@link #layers} is null below it.
      */
-    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency, boolean[] hostFeedForward) {
-        for (int li = 0; li < c.blockCount(); li++) {
+    CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency, boolean[] hostFeedForward,
+                int firstLayer) {
+        for (int li = firstLayer; li < c.blockCount(); li++) {
             if (c.moe() != null && !hostFeedForward[li]) {
                 throw new IllegalArgumentException(c.architecture() + " layer " + li + ": its " + c.moe().expertCount()
                         + " experts would be on the GPU, which has no expert kernels yet; keep them on the CPU (--cpu-moe) or run on the CPU (--device cpu)");
@@ -74,18 +77,18 @@ final class CudaWeights implements AutoCloseable {
         this.lib = lib;
         this.device = device;
         this.residency = residency;
-        List<GgufTensor> matrices = matrices(w, hostFeedForward);
+        List<GgufTensor> matrices = matrices(w, hostFeedForward, firstLayer);
         checkTypes(lib, matrices);
-        bytes = requiredBytes(c, w, residency == WeightResidency.MAPPED ? List.of() : matrices);
+        bytes = requiredBytes(c, w, residency == WeightResidency.MAPPED ? List.of() : matrices, firstLayer);
         checkFits(lib, device, bytes);
         mapped = residency == WeightResidency.MAPPED ? MappedWeights.register(lib, device, w.file()) : null;
         try {
-            embedding = matrix(w.tokenEmbedding);
+            embedding = firstLayer == 0 ? matrix(w.tokenEmbedding) : null;
             output = matrix(w.output);
             outputNorm = vector(w.outputNorm);
             ropeFreqs = w.ropeFreqs == null ? null : vector(w.ropeFreqs);
             layers = new Layer[c.blockCount()];
-            for (int i = 0; i < layers.length; i++) {
+            for (int i = firstLayer; i < layers.length; i++) {
                 ModelWeights.Layer l = w.layers[i];
                 layers[i] = new Layer(vector(l.attnNorm()), matrix(l.wq()), matrix(l.wk()), matrix(l.wv()), matrix(l.wo()),
                         vector(l.bq()), vector(l.bk()), vector(l.bv()), vector(l.qNorm()), vector(l.kNorm()),
@@ -98,9 +101,9 @@ final class CudaWeights implements AutoCloseable {
         }
     }
 
-    private static List<GgufTensor> matrices(ModelWeights w, boolean[] hostFeedForward) {
-        List<GgufTensor> out = new ArrayList<>(List.of(w.tokenEmbedding, w.output));
-        for (int i = 0; i < w.layers.length; i++) {
+    private static List<GgufTensor> matrices(ModelWeights w, boolean[] hostFeedForward, int firstLayer) {
+        List<GgufTensor> out = new ArrayList<>(firstLayer == 0 ? List.of(w.tokenEmbedding, w.output) : List.of(w.output));
+        for (int i = firstLayer; i < w.layers.length; i++) {
             ModelWeights.Layer l = w.layers[i];
             out.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo()));
             if (!hostFeedForward[i]) out.addAll(List.of(l.gate(), l.up(), l.down()));
@@ -121,12 +124,12 @@ final class CudaWeights implements AutoCloseable {
         }
     }
 
-    private static long requiredBytes(ModelConfig c, ModelWeights w, List<GgufTensor> matrices) {
+    private static long requiredBytes(ModelConfig c, ModelWeights w, List<GgufTensor> matrices, int firstLayer) {
         long total = 0;
         java.util.Set<GgufTensor> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
         for (GgufTensor t : matrices) if (seen.add(t)) total += t.byteSize();
         long floats = c.embeddingLength() + (w.ropeFreqs == null ? 0 : w.ropeFreqs.length);
-        for (ModelWeights.Layer l : w.layers) {
+        for (ModelWeights.Layer l : java.util.Arrays.asList(w.layers).subList(firstLayer, w.layers.length)) {
             for (float[] v : new float[][] {l.attnNorm(), l.ffnNorm(), l.bq(), l.bk(), l.bv(), l.qNorm(), l.kNorm()}) {
                 if (v != null) floats += v.length;
             }

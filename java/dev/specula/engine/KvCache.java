@@ -10,22 +10,30 @@ import dev.specula.model.ModelConfig;
  * <p>This class holds the positions and, for the CPU, the storage in host arrays. A GPU backend
  * keeps its cache in device memory ({@link CudaKvCache}): the same bookkeeping, no host arrays.
  */
-public sealed class KvCache implements AutoCloseable permits CudaKvCache {
+public sealed class KvCache implements AutoCloseable permits CudaKvCache, LayerSplitTransformer.SplitCache {
     public enum Precision { F16, F32 }
 
     private final Precision precision;
     private final int capacity;
     private final int kvDim;
+    /** The first layer kept (a cache for layers [firstLayer, ...) of a layer split); layer indices are the model's. */
+    private final int firstLayer;
     private final short[][] keys16, values16;
     private final float[][] keys32, values32;
     private int length;
 
     public KvCache(ModelConfig c, int capacity, Precision precision) {
+        this(c, capacity, precision, 0, c.blockCount());
+    }
+
+    /** A host cache for layers [firstLayer, endLayer) only (the CPU's segment of a layer split). */
+    KvCache(ModelConfig c, int capacity, Precision precision, int firstLayer, int endLayer) {
         if (capacity <= 0) throw new IllegalArgumentException("context size must be positive, got " + capacity);
         this.precision = precision;
         this.capacity = capacity;
         this.kvDim = c.kvDim();
-        int layers = c.blockCount();
+        this.firstLayer = firstLayer;
+        int layers = endLayer - firstLayer;
         long perLayer = (long) capacity * kvDim;
         if (perLayer > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("context " + capacity + " too large for one layer array");
         if (precision == Precision.F16) {
@@ -45,6 +53,7 @@ public sealed class KvCache implements AutoCloseable permits CudaKvCache {
         this.precision = precision;
         this.capacity = capacity;
         this.kvDim = 0;
+        this.firstLayer = 0;
         keys16 = values16 = null;
         keys32 = values32 = null;
     }
@@ -88,20 +97,21 @@ public sealed class KvCache implements AutoCloseable permits CudaKvCache {
         if (pos >= capacity) throw new IllegalStateException("position " + pos + " is past the context size " + capacity);
         int base = pos * kvDim;
         if (precision == Precision.F16) {
-            short[] kk = keys16[layer], vv = values16[layer];
+            short[] kk = keys16[layer - firstLayer], vv = values16[layer - firstLayer];
             for (int i = 0; i < kvDim; i++) {
                 kk[base + i] = Float.floatToFloat16(k[kOff + i]);
                 vv[base + i] = Float.floatToFloat16(v[vOff + i]);
             }
         } else {
-            System.arraycopy(k, kOff, keys32[layer], base, kvDim);
-            System.arraycopy(v, vOff, values32[layer], base, kvDim);
+            System.arraycopy(k, kOff, keys32[layer - firstLayer], base, kvDim);
+            System.arraycopy(v, vOff, values32[layer - firstLayer], base, kvDim);
         }
     }
 
     /** Copies {@code n} positions' worth of one head's keys starting at {@code pos} into out[pos-local][headDim]. */
     void readKeys(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
-        read(keys16 != null ? keys16[layer] : null, keys32 != null ? keys32[layer] : null, pos, n, headOffset, headDim, out, 0);
+        int l = layer - firstLayer;
+        read(keys16 != null ? keys16[l] : null, keys32 != null ? keys32[l] : null, pos, n, headOffset, headDim, out, 0);
     }
 
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out) {
@@ -110,7 +120,8 @@ public sealed class KvCache implements AutoCloseable permits CudaKvCache {
 
     /** As {@link #readValues(int, int, int, int, int, float[])}, writing from {@code out[outOff]}. */
     void readValues(int layer, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {
-        read(values16 != null ? values16[layer] : null, values32 != null ? values32[layer] : null, pos, n, headOffset, headDim, out, outOff);
+        int l = layer - firstLayer;
+        read(values16 != null ? values16[l] : null, values32 != null ? values32[l] : null, pos, n, headOffset, headDim, out, outOff);
     }
 
     private void read(short[] half, float[] full, int pos, int n, int headOffset, int headDim, float[] out, int outOff) {

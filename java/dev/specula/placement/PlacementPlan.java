@@ -217,6 +217,69 @@ public final class PlacementPlan {
     }
 
     /**
+     * A split by layer (llama.cpp's partial -ngl): layers [0, cpuLayers) whole on the CPU,
+     * attention, feed-forward and KV cache; the rest and the output on the GPU, where the layers
+     * with {@code hostFeedForward[li]} keep their feed-forward on the CPU.
+     */
+    public record LayerSplit(int cpuLayers, boolean[] hostFeedForward) {}
+
+    /**
+     * The layer split this plan is, or a {@link PlacementException} saying in one line why it is
+     * none Specula runs. A layer whose attention tensors are all on the CPU (by -ngl or -ot) is a
+     * CPU layer, its KV cache then kept on the CPU too (whatever -ngl put it on: that only frees
+     * GPU memory); those must be the first layers, with their feed-forward on the CPU as well, and
+     * every other layer's attention and KV cache, and the output, must be on the GPU.
+     */
+    public LayerSplit layerSplit() {
+        String gpu = request.gpu();
+        int n = config.blockCount();
+        int[] attention = new int[n], attentionOnCpu = new int[n];
+        boolean[] ffnOnCpu = new boolean[n], ffnOnGpu = new boolean[n];
+        for (Placed t : tensors) {
+            boolean cpu = t.device().equals(TensorOverride.Devices.CPU);
+            switch (t.kind()) {
+                case EMBEDDING -> { } // looked up on the CPU, where the first layer is
+                case OUTPUT -> {
+                    if (cpu) throw new PlacementException(t.name() + " is on the CPU but some layers are on " + gpu
+                            + "; Specula runs the output on the GPU of a split (-ngl counts it first)");
+                }
+                case ATTENTION -> {
+                    attention[t.layer()]++;
+                    if (cpu) attentionOnCpu[t.layer()]++;
+                }
+                case FFN, EXPERTS -> {
+                    if (cpu) ffnOnCpu[t.layer()] = true;
+                    else ffnOnGpu[t.layer()] = true;
+                }
+            }
+        }
+        int k = 0;
+        while (k < n && attention[k] > 0 && attentionOnCpu[k] == attention[k]) k++;
+        for (int il = 0; il < n; il++) {
+            if (attentionOnCpu[il] > 0 && attentionOnCpu[il] < attention[il]) {
+                throw new PlacementException("layer " + il + " has some attention tensors on the CPU and some on " + gpu
+                        + "; Specula splits a layer only between its attention (GPU) and its feed-forward (CPU)");
+            }
+            if (il < k && ffnOnGpu[il]) {
+                throw new PlacementException("layer " + il + " has its attention on the CPU but feed-forward tensors on " + gpu
+                        + "; Specula runs a CPU layer whole on the CPU");
+            }
+            if (il >= k && attentionOnCpu[il] > 0) {
+                throw new PlacementException("layer " + il + " is on the CPU but layer " + k + " before it is on " + gpu
+                        + "; Specula runs the CPU's layers first, then the GPU's (as -ngl places them)");
+            }
+            if (il >= k && !layerDevice[il].equals(gpu)) {
+                throw new PlacementException("layer " + il + " has its attention on " + gpu + " but its KV cache on " + layerDevice[il]
+                        + "; Specula keeps a layer's KV cache where its attention runs");
+            }
+        }
+        if (!layerDevice[n].equals(gpu)) throw new PlacementException("the output is on " + layerDevice[n] + "; nothing on " + gpu + " to split with");
+        boolean[] host = new boolean[n];
+        for (int il = k; il < n; il++) host[il] = ffnOnCpu[il];
+        return new LayerSplit(k, host);
+    }
+
+    /**
      * Refuses, in one line, a plan that does not fit the GPU's budget: the bytes needed and
      * missing, and the largest tensor groups placed there.
      */

@@ -50,7 +50,7 @@ class DeviceOptionTest {
         assertEquals(DeviceOption.Backend.CUDA, option("CUDA0", null).choose(32, new PrintWriter(err)));
         assertEquals(DeviceOption.Backend.CPU, option("cpu", 0).choose(32, new PrintWriter(err)));
         var partial = assertThrows(UserError.class, () -> option("cpu", 8).choose(32, new PrintWriter(err)));
-        assertTrue(partial.getMessage().contains("partial offload"), partial.getMessage());
+        assertTrue(partial.getMessage().contains("a split by layer, which needs the model's placement plan"), partial.getMessage());
         assertEquals("", err.toString());
 
         DeviceOption.cudaLibrary = Optional::empty;
@@ -77,6 +77,37 @@ class DeviceOptionTest {
         var f32 = InfoCommandTest.run("run", "-m", m, "-p", "Tom", "-n", "4", "--device", "cuda", "-ctk", "f32");
         assertEquals(1, f32.code());
         assertTrue(f32.err().contains("-ctk f32: the GPU keeps an F16 KV cache"), f32.err());
+    }
+
+    /** Partial -ngl (and -ot sending the first layers whole to the CPU) runs split by layer, saying which layers run where. */
+    @Test
+    void runWithAPartialNglSplitsByLayerAndWritesTheCpusGreedyText() {
+        DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
+        String m = TestFiles.model("stories260K.gguf").toString();
+        var cpu = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0");
+        var half = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "-ngl", "3");
+        assertEquals(0, half.code(), half.err());
+        assertEquals(cpu.out(), half.out());
+        assertTrue(half.err().contains("specula: split by layer: CPU: the token embedding and layers 0-2 with their KV cache; CUDA0 (Specula host emulation of specula.h): "
+                + "layers 3-4, their KV cache and the output ("), half.err());
+        assertTrue(half.err().contains("the hidden state copied up after layer 2"), half.err());
+        var outputOnly = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "-ngl", "1");
+        assertEquals(0, outputOnly.code(), outputOnly.err());
+        assertEquals(cpu.out(), outputOnly.out());
+        assertTrue(outputOnly.err().contains("layers 0-4 with their KV cache; CUDA0 (Specula host emulation of specula.h): the output ("), outputOnly.err());
+        var overridden = InfoCommandTest.run("run", "-m", m, "-p", "Once upon a time", "-n", "32", "--temp", "0", "-ngl", "all", "-ot", "blk\\.[01]\\.=CPU");
+        assertEquals(0, overridden.code(), overridden.err());
+        assertEquals(cpu.out(), overridden.out());
+        assertTrue(overridden.err().contains("layers 0-1 with their KV cache; CUDA0 (Specula host emulation of specula.h): layers 2-4, their KV cache"), overridden.err());
+        // Speculative decoding truncates the target's cache after each rejected draft: both parts roll back.
+        String d = TestFiles.model("stories260K-draft-4layer-f32.gguf").toString();
+        var spec = InfoCommandTest.run("run", "-m", m, "-md", d, "-p", "Once upon a time", "-n", "32", "--temp", "0", "-ngl", "3");
+        assertEquals(0, spec.code(), spec.err());
+        assertEquals(cpu.out(), spec.out());
+        assertTrue(spec.err().contains("draft_n_accepted"), spec.err());
+        var bench = InfoCommandTest.run("bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "--warmup-ms", "0", "-ngl", "3");
+        assertEquals(0, bench.code(), bench.err());
+        assertTrue(bench.err().contains("specula: split by layer:"), bench.err());
     }
 
     @Test

@@ -84,14 +84,20 @@ class PlacementCommandTest {
     }
 
     @Test
-    void withAGpuExpertsOnTheCpuRunSplitAndALayerSplitOrExpertsOnTheGpuAreRefused() {
+    void withAGpuExpertsOnTheCpuRunSplitAsDoesALayerSplitAndExpertsOnTheGpuOrAttentionSplitInsideALayerAreRefused() {
         DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
         var split = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
         assertEquals(0, split.code(), split.err());
         assertTrue(split.err().contains("the feed-forward of 2 of 2 layers on the CPU (split"), split.err());
         var byLayer = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "2", "--cpu-moe");
-        assertEquals(1, byLayer.code());
-        assertTrue(byLayer.err().contains("splits the model by layer"), byLayer.err());
+        assertEquals(0, byLayer.code(), byLayer.err());
+        assertEquals(split.out(), byLayer.out());
+        assertTrue(byLayer.err().contains("specula: split by layer: CPU: the token embedding and layer 0 with their KV cache; CUDA0 (")
+                && byLayer.err().contains("layer 1, their KV cache and the output (") && byLayer.err().contains("the feed-forward of 1 of them on the CPU"), byLayer.err());
+        var inside = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe", "-ot", "blk\\.1\\.attn_q=CPU");
+        assertEquals(1, inside.code());
+        assertTrue(inside.err().contains("in a way Specula does not run: layer 1 has some attention tensors on the CPU and some on CUDA0"), inside.err());
+        assertEquals(1, inside.err().strip().lines().count(), inside.err());
         var expertsOnGpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--n-cpu-moe", "1");
         assertEquals(1, expertsOnGpu.code());
         assertTrue(expertsOnGpu.err().contains("qwen3moe layer 1: its 8 experts would be on the GPU"), expertsOnGpu.err());

@@ -124,6 +124,26 @@ class ServeCommandTest {
     }
 
     @Test
+    void splitByLayerTwoSlotsGiveTheCpusGreedyText() throws Exception {
+        String m = TestFiles.model("stories260K.gguf").toString();
+        String expected = runText(m, 24);
+        DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
+        try (Running s = serve("-m", m, "-ngl", "3", "-np", "2", "-c", "512")) {
+            assertTrue(s.err().toString().contains("specula: split by layer: CPU: the token embedding and layers 0-2"), s.err().toString());
+            CompletableFuture<String> a = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return post(s.port(), "/v1/completions", "{\"prompt\": \"" + PROMPT + "\", \"max_tokens\": 24, \"temperature\": 0}");
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            String b = post(s.port(), "/completion", "{\"prompt\": \"" + PROMPT + "\", \"n_predict\": 24, \"temperature\": 0}");
+            assertEquals(expected, field(b, "content").stripTrailing());
+            assertEquals(expected, field(a.get(60, TimeUnit.SECONDS), "text").stripTrailing());
+        }
+    }
+
+    @Test
     void onTheGpuBackendTwoSlotsGiveTheCpusGreedyText() throws Exception {
         String m = TestFiles.model("stories260K.gguf").toString();
         String expected = runText(m, 24);

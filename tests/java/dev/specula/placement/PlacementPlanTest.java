@@ -153,6 +153,25 @@ class PlacementPlanTest {
     }
 
     @Test
+    void aPartialNglOrWholeLayersSentToTheCpuAreALayerSplitAndOtherSplitsSayWhyNot() {
+        PlacementPlan.LayerSplit two = plan(LLAMA, 3, List.of(), Long.MAX_VALUE).layerSplit();
+        assertEquals(2, two.cpuLayers(), "-ngl 3 of 4 layers: the output and layers 2-3 on the GPU");
+        assertArrayEquals(new boolean[4], two.hostFeedForward());
+        assertEquals(4, plan(LLAMA, 1, List.of(), Long.MAX_VALUE).layerSplit().cpuLayers(), "-ngl 1: the output alone");
+        assertEquals(1, plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("blk\\.0\\.=CPU"), Long.MAX_VALUE).layerSplit().cpuLayers());
+        boolean[] experts = plan(MOE, 10, List.of(TensorOverride.cpuMoe()), Long.MAX_VALUE).layerSplit().hostFeedForward();
+        int n = MOE.config().blockCount();
+        assertFalse(experts[n - 10], "a CPU layer runs whole on the CPU");
+        assertTrue(experts[n - 9] && experts[n - 1], "the GPU layers' experts on the CPU");
+        var inside = assertThrows(PlacementException.class, () -> plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("blk\\.1\\.attn_q=CPU"), Long.MAX_VALUE).layerSplit());
+        assertEquals("layer 1 has some attention tensors on the CPU and some on CUDA0; Specula splits a layer only between its attention (GPU) and its feed-forward (CPU)", inside.getMessage());
+        var after = assertThrows(PlacementException.class, () -> plan(LLAMA, PlacementRequest.ALL_LAYERS, TensorOverride.parse("blk\\.2\\.=CPU"), Long.MAX_VALUE).layerSplit());
+        assertTrue(after.getMessage().startsWith("layer 2 is on the CPU but layer 0 before it is on CUDA0"), after.getMessage());
+        var ffnUp = assertThrows(PlacementException.class, () -> plan(LLAMA, 2, TensorOverride.parse("blk\\.0\\.ffn=CUDA0"), Long.MAX_VALUE).layerSplit());
+        assertTrue(ffnUp.getMessage().startsWith("layer 0 has its attention on the CPU but feed-forward tensors on CUDA0"), ffnUp.getMessage());
+    }
+
+    @Test
     void aTiedOutputIsTheEmbeddingAgainOnTheOutputsDevice() {
         ModelShapes.Shape tied = ModelShapes.tied(LLAMA);
         long embedding = tied.tensors().get(0).bytes();
