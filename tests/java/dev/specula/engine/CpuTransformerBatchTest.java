@@ -34,7 +34,9 @@ class CpuTransformerBatchTest {
                 }
                 float[][] got = m.forwardBatch(next, together);
                 // Quantised weights: a lone token takes the matrix-vector kernels, a batch the matrix-matrix ones (same rounding, other summation order).
-                float tolerance = name.contains("q8") ? 2e-3f : 1e-5f;
+                // F32: the same products, but the Vector API sums lanes in another order before the JIT compiles a kernel than
+                // after (README, Reproducibility), which moved logits by 1.5e-5 once under load; 1e-4 is FlashAttentionTest's bound.
+                float tolerance = name.contains("q8") ? 2e-3f : 1e-4f;
                 for (int s = 0; s < 3; s++) {
                     assertEquals(alone[s].length(), together[s].length(), "sequence " + s + " cache length");
                     assertArrayEquals(expected[s], got[s], tolerance, "sequence " + s);
