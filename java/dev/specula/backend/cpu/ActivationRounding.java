@@ -14,10 +14,18 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Specula rounds the same way on every path (matrix-vector, matrix-matrix, the integer
  * kernels), so its logits track llama.cpp's closely on quantised models and a batch of tokens gives
- * the same products as the tokens one at a time, up to summation order.
+ * the same products as the tokens one at a time, up to summation order. The levels are ggml's x86
+ * quantisers' bit for bit (quantize_row_q8_0 and quantize_mat_q8_0_4x8: factor 127 / max|x|,
+ * halfway values to even; Q8_K: nearest_int, to even), not the reference quantiser's (factor
+ * 1 / (max|x| / 127), halfway away from zero): inputs on a lattice, such as a quantised embedding
+ * row under a norm of ones, often sit exactly on a midpoint, and a level flipped there moved the
+ * logits of make-model's Q4_0 models by 0.05 against llama.cpp.
  */
 enum ActivationRounding {
     NONE(1), F16(1), BF16(1), Q8_0(32), Q8_K(256);
+
+    /** 1.5 × 2^23: t + MAGIC - MAGIC is t rounded to the nearest integer, halfway to even, for |t| < 2^22. */
+    private static final float MAGIC = 12582912f;
 
     /** Elements sharing one scale. */
     final int block;
@@ -57,11 +65,7 @@ enum ActivationRounding {
         return out;
     }
 
-    /**
-     * out = q × d block by block, the Vector API way: the same levels as {@link #quantize} except
-     * that a value exactly halfway between two levels rounds away from zero here (ggml's
-     * reference quantiser) and to even there (ggml's AVX path); both occur in llama.cpp.
-     */
+    /** out = q × d block by block, with the levels of {@link #quantize}. */
     private void roundBlocks(float[] x, float[] out, int n) {
         boolean vector = block % S.length() == 0;
         float[] scale = new float[1];
@@ -71,12 +75,11 @@ enum ActivationRounding {
             if (vector) {
                 for (; i < first + block; i += S.length()) {
                     FloatVector t = FloatVector.fromArray(S, x, i).mul(inverse);
-                    FloatVector half = FloatVector.broadcast(S, 0.5f).blend(-0.5f, t.compare(VectorOperators.LT, 0f));
-                    IntVector q = ((IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0)).min(127);
+                    IntVector q = ((IntVector) t.add(MAGIC).sub(MAGIC).convertShape(VectorOperators.F2I, I, 0)).min(127);
                     ((FloatVector) q.convertShape(VectorOperators.I2F, S, 0)).mul(d).intoArray(out, i);
                 }
             }
-            for (; i < first + block; i++) out[i] = Math.min(127, Math.round(x[i] * inverse)) * d;
+            for (; i < first + block; i++) out[i] = Math.min(127, (int) Math.rint(x[i] * inverse)) * d;
         }
     }
 
@@ -92,14 +95,14 @@ enum ActivationRounding {
             if (vector) {
                 for (; i < first + block; i += S.length()) levels(x, i, inverse).intoArray(q, i);
             }
-            for (; i < first + block; i++) q[i] = (short) Math.min(127, Math.round(x[i] * inverse));
+            for (; i < first + block; i++) q[i] = (short) Math.min(127, (int) Math.rint(x[i] * inverse));
         }
     }
 
     /**
      * Looks at x[first, first + block): writes the block's d to {@code d[at]} and returns the
-     * factor that maps x to levels. Q8_0: d = fp16(max|x| / 127), factor 127 / max|x| (before the
-     * fp16 rounding, as ggml). Q8_K: d = -max / 127 for the element of largest magnitude, factor 1 / d.
+     * factor that maps x to levels. Q8_0: d = fp16(max|x| / 127), factor 127 / max|x| (not
+     * 1 / (max|x| / 127): ggml's x86 code). Q8_K: d = -max / 127 for the element of largest magnitude, factor 1 / d.
      */
     private float scale(float[] x, int first, boolean vector, float[] d, int at) {
         float max, min;
@@ -124,7 +127,7 @@ enum ActivationRounding {
         if (this == Q8_0) {
             float scale = amax / 127;
             d[at] = Float.float16ToFloat(Float.floatToFloat16(scale));
-            return scale != 0 ? 1 / scale : 0;
+            return amax != 0 ? 127 / amax : 0;
         }
         if (amax == 0) {
             d[at] = 0;
@@ -135,11 +138,10 @@ enum ActivationRounding {
         return inverse;
     }
 
-    /** Levels of x[i, i + lanes): round half away from zero, at most 127. */
+    /** Levels of x[i, i + lanes): nearest, halfway to even, at most 127. */
     private static jdk.incubator.vector.ShortVector levels(float[] x, int i, float inverse) {
         FloatVector t = FloatVector.fromArray(S, x, i).mul(inverse);
-        FloatVector half = FloatVector.broadcast(S, 0.5f).blend(-0.5f, t.compare(VectorOperators.LT, 0f));
-        IntVector q = ((IntVector) t.add(half).convertShape(VectorOperators.F2I, I, 0)).min(127);
+        IntVector q = ((IntVector) t.add(MAGIC).sub(MAGIC).convertShape(VectorOperators.F2I, I, 0)).min(127);
         return (jdk.incubator.vector.ShortVector) q.convertShape(VectorOperators.I2S, SHORTS, 0);
     }
 }

@@ -68,10 +68,16 @@ public final class VectorMath {
         for (; i < n; i++) y[yOff + i] *= a;
     }
 
-    /** out = x / sqrt(mean(x^2) + eps) * w, as llama.cpp's RMSNorm (sum in float). */
+    /**
+     * out = x / sqrt(mean(x^2) + eps) * w, bit for bit as ggml's rms_norm then mul: squares summed
+     * in double, mean and 1 / sqrt in float. A last-bit difference in the scale can flip the 8-bit
+     * rounding of the next product's input (see {@link ActivationRounding}).
+     */
     public static void rmsNorm(float[] x, int xOff, float[] w, float[] out, int outOff, int n, float eps) {
-        float ss = dot(x, xOff, x, xOff, n);
-        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        double ss = 0;
+        for (int i = 0; i < n; i++) ss += x[xOff + i] * x[xOff + i];
+        float mean = (float) (ss / n);
+        float inv = 1f / (float) Math.sqrt(mean + eps);
         for (int i = 0; i < n; i++) out[outOff + i] = x[xOff + i] * inv * w[i];
     }
 

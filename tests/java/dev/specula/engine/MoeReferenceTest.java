@@ -29,11 +29,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * references). F32 cache; F32 weights: the logits of the whole sequence in one batch (every
  * expert sees several rows) must be within {@value #BOUND} of llama.cpp's at the recorded
  * positions, and the greedy continuation, one token at a time (one row per expert), identical.
- * Q8_0 weights (activations rounded to 8 bits as llama.cpp does): within the rounding bound of
- * AllModelsReferenceTest, and the greedy text identical up to a near-tie of our own logits
- * (measured: within 5e-7, see the README). Q4_0 is left out: on make-model's Q4_0 files, dense
- * ones included, Specula and llama.cpp differ by about 0.05 from the first position (not a MoE
- * matter; llama.cpp's own Q4_0 files agree to 3e-6, AllModelsReferenceTest).
+ * Q8_0 and Q4_0 weights (activations rounded to 8 bits as llama.cpp does): within the rounding
+ * bound of AllModelsReferenceTest, and the greedy text identical up to a near-tie of our own
+ * logits (measured: within 5e-7, see the README). The Q4_0 models are a strict test of that
+ * rounding: their embedding rows under norms of ones put an eighth of the first layer's inputs
+ * exactly on a midpoint between two 8-bit levels (ActivationRoundingTest).
  */
 class MoeReferenceTest {
     static final float BOUND = 2e-3f;
@@ -42,7 +42,8 @@ class MoeReferenceTest {
     static final Path FIXTURES = TestFiles.repoRoot().resolve("tests/resources/fixtures/moe");
 
     @ParameterizedTest
-    @ValueSource(strings = {"qwen3moe-tiny", "qwen2moe-tiny", "mixtral-tiny", "qwen3moe-tiny-q8_0", "mixtral-tiny-q8_0"})
+    @ValueSource(strings = {"qwen3moe-tiny", "qwen2moe-tiny", "mixtral-tiny", "qwen3moe-tiny-q8_0", "mixtral-tiny-q8_0",
+            "qwen3moe-tiny-q4_0", "mixtral-tiny-q4_0"})
     void logitsAndGreedyTokensMatchLlamaCpp(String preset, @TempDir Path dir) throws IOException {
         Path file = make(dir.resolve(preset + ".gguf"), preset);
         assertEquals(Files.readString(FIXTURES.resolve(preset + ".sha256")).strip(), sha256(file),
