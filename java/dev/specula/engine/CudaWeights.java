@@ -80,6 +80,14 @@ final class CudaWeights implements AutoCloseable {
      */
     CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency, boolean[] hostFeedForward,
                 int firstLayer) {
+        if (c.moe() != null && !lib.backend().equals("cuda")) {
+            for (int li = firstLayer; li < c.blockCount(); li++) {
+                if (!hostFeedForward[li]) {
+                    throw new IllegalArgumentException(c.architecture() + " layer " + li + ": its experts would be on " + lib.backend().toUpperCase(Locale.ROOT)
+                            + ", whose backend has no expert kernels yet (only CUDA has); keep them on the CPU (--cpu-moe) or run on the CPU (--device cpu)");
+                }
+            }
+        }
         this.lib = lib;
         this.device = device;
         this.residency = residency;
