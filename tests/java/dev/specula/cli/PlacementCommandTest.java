@@ -68,7 +68,7 @@ class PlacementCommandTest {
         assertTrue(r.out().contains("fit: everything fits on CUDA0: "), r.out());
         var tight = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "--fit", "--gpu-mem", "900KiB", "-c", "256", "-b", "64");
         assertEquals(0, tight.code(), tight.err());
-        assertTrue(tight.out().contains("fit: everything on CUDA0 needs 1.16 MiB, 291.50 KiB more than its budget of 900.00 KiB"), tight.out());
+        assertTrue(tight.out().contains("fit: everything on CUDA0 needs 1.16 MiB, 292.50 KiB more than its budget of 900.00 KiB"), tight.out());
         assertTrue(tight.out().matches("(?s).*fit: predicted [0-9.]+ ms/token .*; -ngl \\d+ alone, the most layers that fit.*"), tight.out());
     }
 
