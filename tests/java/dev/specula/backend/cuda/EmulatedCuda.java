@@ -51,6 +51,14 @@ public final class EmulatedCuda {
         return library;
     }
 
+    private static CudaLibrary metal;
+
+    /** The same emulation reporting itself as the Metal backend (which has no expert kernels), for the checks that depend on it. */
+    public static synchronized CudaLibrary asMetal() {
+        if (metal == null) metal = new EmulatedCuda().bind("metal");
+        return metal;
+    }
+
     private final AtomicLong nextHandle = new AtomicLong(0x10000);
     private final Map<Long, Object> handles = new HashMap<>();
     private final ThreadLocal<MemorySegment> lastError = ThreadLocal.withInitial(() -> Arena.ofAuto().allocateFrom(""));
@@ -79,6 +87,10 @@ public final class EmulatedCuda {
     }
 
     private CudaLibrary bind() {
+        return bind("cuda");
+    }
+
+    private CudaLibrary bind(String backend) {
         Linker linker = Linker.nativeLinker();
         Map<String, MemorySegment> stubs = new HashMap<>();
         MethodHandles.Lookup lookup = MethodHandles.lookup();
@@ -93,7 +105,7 @@ public final class EmulatedCuda {
             throw new IllegalStateException("the emulation lacks a function of specula.h", e);
         }
         SymbolLookup symbols = name -> Optional.ofNullable(stubs.get(name));
-        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), "cuda", symbols);
+        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), backend, symbols);
     }
 
     /** An exception escaping an upcall would end the JVM: status-returning functions turn it into a failed status. */
