@@ -21,6 +21,7 @@ enum {
     /* Sticky in-kernel errors (specula_kernel_errors bits). */
     SPECULA_KERNEL_ERROR_EMBEDDING_ID = 1,
     SPECULA_KERNEL_ERROR_KV_POSITION = 2,
+    SPECULA_KERNEL_ERROR_EXPERT_ID = 4,
 
     /* GEMV: one simdgroup (CUDA: warp) per weight row, GEMV_ROWS_PER_GROUP rows per threadgroup
      * (block); each lane takes 32-weight units (a Q4_0/Q8_0 block, a K-quant sub-block) in turn. */

@@ -605,6 +605,38 @@ int32_t specula_attention_plain(specula_stream *stream, const specula_attention_
                                                               positions, positions_offset, scratch, scratch_offset, out, out_offset));
 }
 
+/* ABI 2.1's mixture-of-experts functions have no Metal kernels yet: every call says so, in one
+ * line, and callers keep a MoE model's experts on the CPU (--cpu-moe) on Apple Silicon. */
+static int32_t moe_unsupported(const char *fn) {
+    return specula_fail(SPECULA_ERROR_UNSUPPORTED,
+                        "%s: the Metal backend has no mixture-of-experts kernels yet; keep the experts on the CPU (--cpu-moe)", fn);
+}
+
+int32_t specula_moe_route(specula_stream *stream, const specula_moe_route_params *params, const specula_buffer *logits,
+                          uint64_t logits_offset, specula_buffer *ids, uint64_t ids_offset, specula_buffer *weights,
+                          uint64_t weights_offset) {
+    (void)stream, (void)params, (void)logits, (void)logits_offset, (void)ids, (void)ids_offset, (void)weights, (void)weights_offset;
+    return moe_unsupported("specula_moe_route");
+}
+
+int32_t specula_gemv_experts(specula_stream *stream, int32_t type, const specula_buffer *w, uint64_t w_offset, int32_t n_experts,
+                             int64_t rows, int64_t cols, const specula_buffer *x, uint64_t x_offset, int32_t x_per_slot,
+                             const specula_buffer *ids, uint64_t ids_offset, int32_t n_tokens, int32_t k, specula_buffer *y,
+                             uint64_t y_offset) {
+    (void)stream, (void)type, (void)w, (void)w_offset, (void)n_experts, (void)rows, (void)cols, (void)x, (void)x_offset;
+    (void)x_per_slot, (void)ids, (void)ids_offset, (void)n_tokens, (void)k, (void)y, (void)y_offset;
+    return moe_unsupported("specula_gemv_experts");
+}
+
+int32_t specula_moe_combine(specula_stream *stream, const specula_buffer *x, uint64_t x_offset, const specula_buffer *weights,
+                            uint64_t weights_offset, int32_t n_tokens, int32_t k, int32_t dim, const specula_buffer *shared,
+                            uint64_t shared_offset, const specula_buffer *shared_gate, uint64_t shared_gate_offset,
+                            specula_buffer *y, uint64_t y_offset) {
+    (void)stream, (void)x, (void)x_offset, (void)weights, (void)weights_offset, (void)n_tokens, (void)k, (void)dim, (void)shared;
+    (void)shared_offset, (void)shared_gate, (void)shared_gate_offset, (void)y, (void)y_offset;
+    return moe_unsupported("specula_moe_combine");
+}
+
 int32_t specula_kernel_errors(int32_t device, int32_t *errors) {
     if (errors == NULL) return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "errors is NULL");
     @autoreleasepool {

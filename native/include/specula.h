@@ -6,7 +6,8 @@
  * Every function returns a specula_status (0 = SPECULA_OK) unless it says otherwise; on failure
  * specula_last_error() holds a one-line message. This version holds versioning and errors (every
  * backend), devices, buffers, streams and events, and the kernels: quantised matrix products,
- * attention, the fused small ops and recorded decode steps (graphs).
+ * attention, the fused small ops, mixture-of-experts routing and expert products (2.1), and
+ * recorded decode steps (graphs).
  */
 #ifndef SPECULA_H
 #define SPECULA_H
@@ -18,7 +19,7 @@ extern "C" {
 #endif
 
 /* The ABI version this header describes: major * 10000 + minor * 100 + patch. */
-enum { SPECULA_ABI_VERSION = 200 };
+enum { SPECULA_ABI_VERSION = 201 };
 
 typedef enum specula_status {
     SPECULA_OK = 0,
@@ -246,6 +247,46 @@ int32_t specula_attention_plain(specula_stream *stream, const specula_attention_
 /* Sticky errors raised inside kernels since the last call (an embedding id out of range, a
  * position outside the cache), as a bit set; 0 when none. Synchronises the device and clears. */
 int32_t specula_kernel_errors(int32_t device, int32_t *errors);
+
+/* ---- Mixture of experts (ABI 2.1) -------------------------------------------------------
+ * Routing runs on the device and the expert ids stay there, so a decode step of a MoE model is
+ * still one recorded graph (no host round trip to learn which experts to read). */
+
+typedef struct specula_moe_route_params {
+    int32_t n_tokens;
+    int32_t n_experts;      /* 1 .. 1024 */
+    int32_t k;              /* experts used per token, 1 .. min(n_experts, 64) */
+    int32_t normalize;      /* 1: the k weights are divided by their sum (clamped below at 2^-14) */
+} specula_moe_route_params;
+
+/* Routes each token from its router logits (n_tokens x n_experts, F32): a softmax over all
+ * experts, the k most probable (most probable first, ties to the lower id), their probabilities
+ * as weights, renormalised when params->normalize. Writes ids (n_tokens x k, int32) and weights
+ * (n_tokens x k, F32). NaN logits are a sticky kernel error (bit 4; ids then 0). */
+int32_t specula_moe_route(specula_stream *stream, const specula_moe_route_params *params, const specula_buffer *logits,
+                          uint64_t logits_offset, specula_buffer *ids, uint64_t ids_offset, specula_buffer *weights,
+                          uint64_t weights_offset);
+
+/* Expert GEMV: for each token t < n_tokens and slot s < k, y[t][s] (rows floats) = W[e] x,
+ * e = ids[t][s] (int32, device memory), W the 3-D expert tensor: n_experts matrices of rows x
+ * cols of GGML type `type`, one after another as in a GGUF file. x is x[t] (n_tokens x cols)
+ * when x_per_slot is 0 (gate, up: every slot reads its token's row), x[t][s] (n_tokens x k x
+ * cols) when 1 (down). y is n_tokens x k x rows. Any n_tokens: a batch takes the same
+ * per-(token, slot) path, each slot reading its expert's rows (correct; no grouping by expert).
+ * An id outside [0, n_experts) yields a zero row and a sticky kernel error (bit 4). */
+int32_t specula_gemv_experts(specula_stream *stream, int32_t type, const specula_buffer *w, uint64_t w_offset,
+                             int32_t n_experts, int64_t rows, int64_t cols, const specula_buffer *x, uint64_t x_offset,
+                             int32_t x_per_slot, const specula_buffer *ids, uint64_t ids_offset, int32_t n_tokens,
+                             int32_t k, specula_buffer *y, uint64_t y_offset);
+
+/* The experts' weighted sum: y[t][i] = sum over s in order of weights[t][s] * x[t][s][i] (x is
+ * n_tokens x k x dim, weights n_tokens x k), then, when `shared` is not NULL, plus
+ * sigmoid(shared_gate[t]) * shared[t][i] (qwen2moe's shared expert: shared is n_tokens x dim,
+ * shared_gate n_tokens logits). y is n_tokens x dim and must not overlap x. */
+int32_t specula_moe_combine(specula_stream *stream, const specula_buffer *x, uint64_t x_offset, const specula_buffer *weights,
+                            uint64_t weights_offset, int32_t n_tokens, int32_t k, int32_t dim, const specula_buffer *shared,
+                            uint64_t shared_offset, const specula_buffer *shared_gate, uint64_t shared_gate_offset,
+                            specula_buffer *y, uint64_t y_offset);
 
 /* ---- Graphs: a decode step recorded once, replayed per token ---------------------------- */
 

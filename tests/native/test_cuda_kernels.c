@@ -3,7 +3,9 @@
  * 512, the fused ops, embedding, RoPE (NORM, NEOX, partial rotation, frequency factors, YaRN),
  * the KV store, flash attention (prefill and split-K decode) and plain attention for every head
  * size with GQA, sticky kernel errors, copies, fills, events, and a recorded step replayed at new
- * positions read from device memory giving what direct launches give. Needs a GPU: without one it
+ * positions read from device memory giving what direct launches give; mixture of experts (ABI 2.1):
+ * routing, expert GEMV of every type and the weighted sum, and routing recorded into a graph
+ * following new logits at replay. Needs a GPU: without one it
  * says so and exits 77, which ctest counts as skipped. */
 #include "specula.h"
 #include "gguf_reference.h"
@@ -568,6 +570,229 @@ static void test_registered(int can_map) {
     printf("GEMV and GEMM on registered host memory checked\n");
 }
 
+/* ---- mixture of experts (ABI 2.1) ---- */
+
+/* MixtureOfExperts.route: softmax (sum in double), top k (ties to the lower id), optional renormalisation. */
+static void route_reference(const float *logits, int n_experts, int k, int normalize, int32_t *ids, float *weights) {
+    float max = -INFINITY, *p = malloc(sizeof(float) * n_experts);
+    int *taken = calloc(n_experts, sizeof(int));
+    for (int e = 0; e < n_experts; e++) max = fmaxf(max, logits[e]);
+    double sum = 0;
+    for (int e = 0; e < n_experts; e++) sum += p[e] = expf(logits[e] - max);
+    const float inv = (float)(1.0 / sum);
+    for (int e = 0; e < n_experts; e++) p[e] *= inv;
+    for (int s = 0; s < k; s++) {
+        int best = -1;
+        for (int e = 0; e < n_experts; e++) if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+        taken[best] = 1;
+        ids[s] = best;
+        weights[s] = p[best];
+    }
+    if (normalize) {
+        float total = 0;
+        for (int s = 0; s < k; s++) total += weights[s];
+        total = fmaxf(total, 6.103515625e-5f);
+        for (int s = 0; s < k; s++) weights[s] /= total;
+    }
+    free(p);
+    free(taken);
+}
+
+static void route_case(int n_tokens, int n_experts, int k, int normalize) {
+    float *logits = randoms((size_t)n_tokens * n_experts, -4, 4), *w = malloc(sizeof(float) * n_tokens * k);
+    for (int e = 0; e < n_experts; e++) logits[e] = 0.5f; /* token 0: all tied, the lowest ids win */
+    int32_t *ids = malloc(sizeof(int32_t) * n_tokens * k), *want_ids = malloc(sizeof(int32_t) * n_tokens * k);
+    double *want_w = malloc(sizeof(double) * n_tokens * k);
+    float *tw = malloc(sizeof(float) * k);
+    for (int t = 0; t < n_tokens; t++) {
+        route_reference(logits + (size_t)t * n_experts, n_experts, k, normalize, want_ids + (size_t)t * k, tw);
+        for (int s = 0; s < k; s++) want_w[(size_t)t * k + s] = tw[s];
+    }
+    specula_buffer *lb = dev_from(logits, sizeof(float) * n_tokens * n_experts), *ib = dev(4ull * n_tokens * k), *wb = dev(4ull * n_tokens * k);
+    const specula_moe_route_params p = {n_tokens, n_experts, k, normalize};
+    OK(specula_moe_route(S, &p, lb, 0, ib, 0, wb, 0));
+    down(ib, ids, 4ull * n_tokens * k);
+    down(wb, w, 4ull * n_tokens * k);
+    int bad = 0;
+    for (int i = 0; i < n_tokens * k; i++) bad += ids[i] != want_ids[i];
+    CHECK(bad == 0, "moe_route %d tokens, %d experts, k %d, normalize %d: %d of %d ids differ (first token: %d, want %d)", n_tokens,
+          n_experts, k, normalize, bad, n_tokens * k, ids[0], want_ids[0]);
+    char what[96];
+    snprintf(what, sizeof what, "moe_route weights %d experts k %d normalize %d", n_experts, k, normalize);
+    compare(what, w, want_w, (size_t)n_tokens * k, 1e-6, 1e-5);
+    specula_buffer_free(lb);
+    specula_buffer_free(ib);
+    specula_buffer_free(wb);
+    free(logits);
+    free(w);
+    free(ids);
+    free(want_ids);
+    free(want_w);
+    free(tw);
+}
+
+/* y[t][s] = W[ids[t][s]] x[t or (t, s)], with an id out of range in the last pair when bad_id. */
+static void experts_case(int type, int n_experts, int64_t rows, int64_t cols, int n_tokens, int k, int x_per_slot, int bad_id) {
+    const size_t rb = ref_row_bytes(type, cols), pairs = (size_t)n_tokens * k, x_rows = x_per_slot ? pairs : (size_t)n_tokens;
+    uint8_t *w = malloc((size_t)n_experts * rows * rb);
+    float *wf = malloc(sizeof(float) * n_experts * rows * cols), *x = randoms(x_rows * cols, -1, 1), *y = malloc(sizeof(float) * pairs * rows);
+    double *want = malloc(sizeof(double) * pairs * rows);
+    int32_t *ids = malloc(sizeof(int32_t) * pairs);
+    for (int64_t r = 0; r < n_experts * rows; r++) {
+        ref_random_row(type, cols, w + r * rb);
+        ref_dequantize_row(type, w + r * rb, cols, wf + r * cols);
+    }
+    for (size_t p = 0; p < pairs; p++) ids[p] = (int32_t)((p * 7 + 3) % n_experts);
+    if (bad_id) ids[pairs - 1] = n_experts;
+    double worst_mag = 0;
+    for (size_t p = 0; p < pairs; p++) {
+        const float *xr = x + (x_per_slot ? p : p / k) * cols;
+        for (int64_t r = 0; r < rows; r++) {
+            double sum = 0, m = 0;
+            if (ids[p] < n_experts) {
+                for (int64_t c = 0; c < cols; c++) {
+                    const double a = wf[((size_t)ids[p] * rows + r) * cols + c] * (double)xr[c];
+                    sum += a;
+                    m += fabs(a);
+                }
+            }
+            want[p * rows + r] = sum;
+            if (m > worst_mag) worst_mag = m;
+        }
+    }
+    specula_buffer *wb = dev_from(w, (size_t)n_experts * rows * rb), *xb = dev_from(x, sizeof(float) * x_rows * cols);
+    specula_buffer *ib = dev_from(ids, 4 * pairs), *yb = dev(sizeof(float) * pairs * rows);
+    kernel_errors();
+    OK(specula_gemv_experts(S, type, wb, 0, n_experts, rows, cols, xb, 0, x_per_slot, ib, 0, n_tokens, k, yb, 0));
+    down(yb, y, sizeof(float) * pairs * rows);
+    char what[128];
+    snprintf(what, sizeof what, "gemv_experts %s %d x %lldx%lld, %d tokens, k %d, x_per_slot %d", ref_type_name(type), n_experts,
+             (long long)rows, (long long)cols, n_tokens, k, x_per_slot);
+    compare(what, y, want, pairs * rows, 1e-4 * worst_mag + 1e-6, 0);
+    const int32_t e = kernel_errors();
+    CHECK(e == (bad_id ? 4 : 0), "%s: kernel errors %d, want %d", what, e, bad_id ? 4 : 0);
+    specula_buffer_free(wb);
+    specula_buffer_free(xb);
+    specula_buffer_free(ib);
+    specula_buffer_free(yb);
+    free(w);
+    free(wf);
+    free(x);
+    free(y);
+    free(want);
+    free(ids);
+}
+
+static void combine_case(int n_tokens, int k, int dim, int with_shared) {
+    float *x = randoms((size_t)n_tokens * k * dim, -1, 1), *w = randoms((size_t)n_tokens * k, 0, 1);
+    float *sh = randoms((size_t)n_tokens * dim, -1, 1), *g = randoms(n_tokens, -3, 3), *y = malloc(sizeof(float) * n_tokens * dim);
+    g[0] = 0; /* sigmoid(0) = 1/2, where llama.cpp's silu(g) / g is 0/0 */
+    double *want = malloc(sizeof(double) * n_tokens * dim);
+    for (int t = 0; t < n_tokens; t++) {
+        const double sig = 1.0 / (1.0 + exp(-(double)g[t]));
+        for (int i = 0; i < dim; i++) {
+            double o = 0;
+            for (int s = 0; s < k; s++) o += (double)x[((size_t)t * k + s) * dim + i] * w[(size_t)t * k + s];
+            if (with_shared) o += sig * sh[(size_t)t * dim + i];
+            want[(size_t)t * dim + i] = o;
+        }
+    }
+    specula_buffer *xb = dev_from(x, sizeof(float) * n_tokens * k * dim), *wb = dev_from(w, sizeof(float) * n_tokens * k);
+    specula_buffer *sb = dev_from(sh, sizeof(float) * n_tokens * dim), *gb = dev_from(g, sizeof(float) * n_tokens);
+    specula_buffer *yb = dev(sizeof(float) * n_tokens * dim);
+    OK(specula_moe_combine(S, xb, 0, wb, 0, n_tokens, k, dim, with_shared ? sb : NULL, 0, with_shared ? gb : NULL, 0, yb, 0));
+    down(yb, y, sizeof(float) * n_tokens * dim);
+    char what[96];
+    snprintf(what, sizeof what, "moe_combine %d tokens, k %d, dim %d, shared %d", n_tokens, k, dim, with_shared);
+    compare(what, y, want, (size_t)n_tokens * dim, 1e-5, 1e-5);
+    specula_buffer_free(xb);
+    specula_buffer_free(wb);
+    specula_buffer_free(sb);
+    specula_buffer_free(gb);
+    specula_buffer_free(yb);
+    free(x);
+    free(w);
+    free(sh);
+    free(g);
+    free(y);
+    free(want);
+}
+
+/* Routing and an expert product recorded once, replayed after new logits are uploaded: the replay
+ * routes the new logits and reads the experts they choose (what a MoE decode step relies on). */
+static void moe_graph_case(void) {
+    const int n_experts = 16, k = 2, rows = 24, cols = 64;
+    const size_t rb = ref_row_bytes(REF_Q8_0, cols);
+    uint8_t *w = malloc((size_t)n_experts * rows * rb);
+    float *wf = malloc(sizeof(float) * n_experts * rows * cols), *x = randoms(cols, -1, 1), y[2 * 24], tw[2];
+    for (int r = 0; r < n_experts * rows; r++) {
+        ref_random_row(REF_Q8_0, cols, w + r * rb);
+        ref_dequantize_row(REF_Q8_0, w + r * rb, cols, wf + (size_t)r * cols);
+    }
+    float *first = randoms(n_experts, -4, 4), *second = randoms(n_experts, -4, 4);
+    specula_buffer *wb = dev_from(w, (size_t)n_experts * rows * rb), *xb = dev_from(x, sizeof(float) * cols);
+    specula_buffer *lb = dev_from(first, sizeof(float) * n_experts), *ib = dev(4 * k), *pb = dev(4 * k), *yb = dev(sizeof y);
+    const specula_moe_route_params p = {1, n_experts, k, 1};
+    specula_graph *g = NULL;
+    OK(specula_graph_begin(S));
+    OK(specula_moe_route(S, &p, lb, 0, ib, 0, pb, 0));
+    OK(specula_gemv_experts(S, REF_Q8_0, wb, 0, n_experts, rows, cols, xb, 0, 0, ib, 0, 1, k, yb, 0));
+    OK(specula_graph_end(S, &g));
+    OK(specula_buffer_upload(lb, 0, second, sizeof(float) * n_experts, NULL));
+    OK(specula_graph_launch(g, S));
+    down(yb, y, sizeof y);
+    int32_t want_ids[2];
+    route_reference(second, n_experts, k, 1, want_ids, tw);
+    double want[2 * 24], mag = 0;
+    for (int s = 0; s < k; s++) {
+        for (int r = 0; r < rows; r++) {
+            double sum = 0;
+            for (int c = 0; c < cols; c++) {
+                const double a = wf[((size_t)want_ids[s] * rows + r) * cols + c] * (double)x[c];
+                sum += a;
+                mag = fmax(mag, fabs(a));
+            }
+            want[s * rows + r] = sum;
+        }
+    }
+    compare("moe graph replayed on new logits", y, want, (size_t)k * rows, 1e-4 * cols * mag + 1e-6, 0);
+    OK(specula_graph_destroy(g));
+    specula_buffer *all[] = {wb, xb, lb, ib, pb, yb};
+    for (int i = 0; i < 6; i++) specula_buffer_free(all[i]);
+    free(w);
+    free(wf);
+    free(x);
+    free(first);
+    free(second);
+}
+
+static void test_moe(void) {
+    route_case(5, 8, 2, 0);
+    route_case(5, 8, 2, 1);
+    route_case(9, 60, 4, 1);   /* qwen2moe's 60 experts */
+    route_case(3, 128, 8, 1);  /* qwen3moe's 128, k 8 */
+    route_case(2, 256, 1, 0);
+    for (int t = 0; t < REF_N_TYPES; t++) {
+        const int type = REF_TYPES[t];
+        experts_case(type, 5, 37, 512, 1, 2, 0, 0);
+        experts_case(type, 5, 37, 512, 3, 2, 1, 0);
+        experts_case(type, 6, 20, 256, 9, 4, 0, 1); /* a batch, and an id out of range */
+        if (ref_plain_bytes(type)) experts_case(type, 3, 17, 97, 2, 2, 1, 0); /* the edge path */
+    }
+    combine_case(1, 8, 2048, 0);
+    combine_case(7, 2, 300, 1);
+    moe_graph_case();
+    /* Arguments: k above the expert count, shared without its gate. */
+    specula_buffer *b = dev(4096);
+    const specula_moe_route_params bad = {1, 4, 5, 0};
+    CHECK(specula_moe_route(S, &bad, b, 0, b, 0, b, 0) == SPECULA_ERROR_INVALID_ARGUMENT, "route k 5 of 4 experts accepted");
+    CHECK(specula_moe_combine(S, b, 0, b, 0, 1, 2, 4, b, 0, NULL, 0, b, 2048) == SPECULA_ERROR_INVALID_ARGUMENT,
+          "combine with shared but no shared_gate accepted");
+    CHECK(specula_gemv_experts(S, REF_Q4_K, b, 0, 2, 2, 100, b, 0, 0, b, 0, 1, 1, b, 0) == SPECULA_ERROR_INVALID_ARGUMENT,
+          "gemv_experts with Q4_K rows of 100 accepted");
+    specula_buffer_free(b);
+}
+
 int main(void) {
     int32_t count = 0;
     if (specula_device_count(&count) != SPECULA_OK || count == 0) {
@@ -587,6 +812,7 @@ int main(void) {
     test_kv_store();
     test_attention();
     test_graph();
+    test_moe();
     OK(specula_stream_destroy(S));
     printf("%s: %d failure%s\n", failures ? "FAILED" : "passed", failures, failures == 1 ? "" : "s");
     return failures == 0 ? 0 : 1;

@@ -3,6 +3,7 @@ package dev.specula.engine;
 import dev.specula.backend.cuda.CudaLibrary;
 import dev.specula.backend.cuda.CudaLibrary.AttentionParams;
 import dev.specula.backend.cuda.CudaLibrary.Buffer;
+import dev.specula.backend.cuda.CudaLibrary.MoeRouteParams;
 import dev.specula.backend.cuda.CudaLibrary.RopeParams;
 import dev.specula.backend.cuda.WeightResidency;
 import dev.specula.model.ModelConfig;
@@ -32,8 +33,16 @@ import java.util.Set;
  *       ({@link #gpuMillis}).
  * </ul>
  *
- * <p>Split execution: the feed-forward of layers the placement keeps on the CPU (every layer of a
- * mixture of experts, whose experts have no kernels; chosen dense layers) runs there
+ * <p>Mixture of experts on the device: router logits (GEMV, in F32 even in a batch: routing is a
+ * discontinuous choice, and the CPU's is made from F32 logits), {@code specula_moe_route} (softmax,
+ * top-k, the architecture's renormalisation) writing expert ids and weights to device memory,
+ * {@code specula_gemv_experts} for gate, up and down reading those ids there, and
+ * {@code specula_moe_combine} for the weighted sum (plus qwen2moe's sigmoid-gated shared expert).
+ * No host round trip, so a MoE decode step is one recorded graph too. A batch runs the expert
+ * products per (token, slot), not grouped by expert: correct, slower than a grouped GEMM.
+ *
+ * <p>Split execution: the feed-forward of layers the placement keeps on the CPU (MoE layers whose
+ * experts it puts there, {@code --cpu-moe}; chosen dense layers) runs there
  * ({@link HostFeedForward}): the normed activations are copied down, the result up, and the step
  * goes on on the GPU. Such a step has host work in the middle, so it is queued directly, never
  * recorded as a graph.
@@ -420,6 +429,8 @@ public final class CudaTransformer implements Transformer {
             lib.rmsNorm(stream, a.x, 0, l.ffnNorm(), 0, a.xb, 0, n, dim, eps);
             if (host != null && host.runs(li)) {
                 feedForwardOnHost(li, a, n);
+            } else if (l.experts() != null) {
+                mixtureOfExperts(l.experts(), a, n);
             } else {
                 product(l.gate(), a.xb, n, a.hg);
                 product(l.up(), a.xb, n, a.hu);
@@ -449,6 +460,44 @@ public final class CudaTransformer implements Transformer {
         host.forward(li, x, y);
         for (int r = 0; r < n; r++) MemorySegment.copy(y[r], 0, hostRows, ValueLayout.JAVA_FLOAT, F32 * r * dim, dim);
         a.delta.upload(0, hostRows, stream);
+    }
+
+    /**
+     * Layer feed-forward of a mixture of experts into a.delta, on the device: route, the chosen
+     * experts' SwiGLU (hidden rows n x k x ff in a.hg/a.hu), their weighted sum with the shared expert.
+     */
+    private void mixtureOfExperts(CudaWeights.Experts e, Activations a, int n) {
+        ModelConfig.Moe moe = c.moe();
+        int k = moe.expertsUsed(), dim = c.embeddingLength(), ff = moe.expertFeedForwardLength(), sff = moe.sharedFeedForwardLength();
+        productF32(e.router(), a.xb, n, a.routerLogits);
+        lib.moeRoute(stream, new MoeRouteParams(n, e.count(), k, moe.normalizeWeights()), a.routerLogits, 0, a.expertIds, 0, a.expertWeights, 0);
+        expertProduct(e.gate(), e.count(), a.xb, false, a.expertIds, n, k, a.hg);
+        expertProduct(e.up(), e.count(), a.xb, false, a.expertIds, n, k, a.hu);
+        lib.swiglu(stream, a.hg, 0, a.hu, 0, a.hg, 0, (long) n * k * ff);
+        expertProduct(e.down(), e.count(), a.hg, true, a.expertIds, n, k, a.expertOut);
+        boolean shared = e.sharedRouter() != null;
+        if (shared) {
+            productF32(e.sharedRouter(), a.xb, n, a.sharedGate);
+            product(e.sharedGate(), a.xb, n, a.hg);
+            product(e.sharedUp(), a.xb, n, a.hu);
+            lib.swiglu(stream, a.hg, 0, a.hu, 0, a.hg, 0, (long) n * sff);
+            product(e.sharedDown(), a.hg, n, a.sharedOut);
+        }
+        lib.moeCombine(stream, a.expertOut, 0, a.expertWeights, 0, n, k, dim, shared ? a.sharedOut : null, 0,
+                shared ? a.sharedGate : null, 0, a.delta, 0);
+    }
+
+    /** y[t][s] = W[ids[t][s]] x[t] (or x[t][s] when xPerSlot): one expert matrix per (token, slot), chosen on the device. */
+    private void expertProduct(CudaWeights.Matrix m, int experts, Buffer x, boolean xPerSlot, Buffer ids, int n, int k, Buffer y) {
+        lib.gemvExperts(stream, m.type(), m.buffer(), m.offset(), experts, m.rows(), m.cols(), x, 0, xPerSlot, ids, 0, n, k, y, 0);
+    }
+
+    /** y = x W^T in F32 whatever n (GEMV in runs of {@value #GEMV_MAX_BATCH} rows): for routing decisions. */
+    private void productF32(CudaWeights.Matrix m, Buffer x, int n, Buffer y) {
+        for (int r = 0; r < n; r += GEMV_MAX_BATCH) {
+            int rows = Math.min(GEMV_MAX_BATCH, n - r);
+            lib.gemv(stream, m.type(), m.buffer(), m.offset(), m.rows(), m.cols(), x, F32 * r * m.cols(), rows, y, F32 * r * m.rows());
+        }
     }
 
     /** y (n x rows) = x (n x cols) W^T: GEMV for a few rows, GEMM beyond. */
@@ -522,6 +571,8 @@ public final class CudaTransformer implements Transformer {
         final int capacity, logitRows;
         /** ids at [0, 4 capacity), positions at {@link #positionsOffset}, int32. */
         final Buffer tokens, x, xb, q, k, v, att, hg, hu, delta, logits;
+        /** Mixture of experts (null for a dense model, or when every MoE layer runs on the CPU): router logits, ids and weights (n x k), outputs (n x k x dim), shared expert's output and gate logit. */
+        final Buffer routerLogits, expertIds, expertWeights, expertOut, sharedOut, sharedGate;
         private final List<Buffer> all = new ArrayList<>();
 
         Activations(int capacity, int logitRows) {
@@ -536,10 +587,21 @@ public final class CudaTransformer implements Transformer {
                 k = alloc(n * c.kvDim() * F32);
                 v = alloc(n * c.kvDim() * F32);
                 att = alloc(n * Math.max(c.qDim(), c.kvDim()) * F32);
-                hg = alloc(n * Math.max(1, c.feedForwardLength()) * F32);
-                hu = alloc(n * Math.max(1, c.feedForwardLength()) * F32);
+                ModelConfig.Moe moe = w.hasExperts() ? c.moe() : null;
+                // hidden rows: the dense feed-forward's, or k experts' per token, or the shared expert's
+                long hidden = Math.max(1, c.feedForwardLength());
+                if (moe != null) hidden = Math.max(hidden, Math.max((long) moe.expertsUsed() * moe.expertFeedForwardLength(), moe.sharedFeedForwardLength()));
+                hg = alloc(n * hidden * F32);
+                hu = alloc(n * hidden * F32);
                 delta = alloc(n * c.embeddingLength() * F32);
                 logits = alloc((long) logitRows * c.vocabSize() * F32);
+                routerLogits = moe == null ? null : alloc(n * moe.expertCount() * F32);
+                expertIds = moe == null ? null : alloc(n * moe.expertsUsed() * Integer.BYTES);
+                expertWeights = moe == null ? null : alloc(n * moe.expertsUsed() * F32);
+                expertOut = moe == null ? null : alloc(n * moe.expertsUsed() * c.embeddingLength() * F32);
+                boolean shared = moe != null && moe.sharedFeedForwardLength() > 0;
+                sharedOut = shared ? alloc(n * c.embeddingLength() * F32) : null;
+                sharedGate = shared ? alloc(n * F32) : null;
             } catch (RuntimeException e) {
                 close();
                 throw e;

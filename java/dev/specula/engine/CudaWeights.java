@@ -34,9 +34,21 @@ final class CudaWeights implements AutoCloseable {
     /** A {@code rows x cols} weight matrix of GGML type {@code type}, laid out as in the file, at {@code offset} of {@code buffer}. */
     record Matrix(String name, Buffer buffer, long offset, int type, long rows, long cols) {}
 
-    /** One layer's tensors; biases (qwen2) and Q/K norms (qwen3) are null where the architecture has none. */
+    /**
+     * One layer's tensors; biases (qwen2) and Q/K norms (qwen3) are null where the architecture has
+     * none; gate/up/down are null for a mixture of experts (its {@link Experts} instead) and where
+     * the feed-forward runs on the CPU (experts null too).
+     */
     record Layer(Buffer attnNorm, Matrix wq, Matrix wk, Matrix wv, Matrix wo, Buffer bq, Buffer bk, Buffer bv,
-                 Buffer qNorm, Buffer kNorm, Buffer ffnNorm, Matrix gate, Matrix up, Matrix down) {}
+                 Buffer qNorm, Buffer kNorm, Buffer ffnNorm, Matrix gate, Matrix up, Matrix down, Experts experts) {}
+
+    /**
+     * A mixture-of-experts layer on the device: the router ({@code count} rows), the 3-D expert
+     * tensors as in the file ({@code rows x cols} is one expert's matrix; {@code count} of them
+     * follow one another), and qwen2moe's shared expert with its one-row gate (null elsewhere).
+     */
+    record Experts(Matrix router, Matrix gate, Matrix up, Matrix down, int count, Matrix sharedRouter, Matrix sharedGate,
+                   Matrix sharedUp, Matrix sharedDown) {}
 
     final Matrix embedding, output;
     final Buffer outputNorm;
@@ -61,17 +73,19 @@ final class CudaWeights implements AutoCloseable {
 
     /**
      * As above, except the feed-forward of each layer {@code li} with {@code hostFeedForward[li]},
-     * which stays in host memory (it runs on the CPU: split execution). A mixture-of-experts
-     * layer must be one of those: there are no expert kernels. Only layers from {@code firstLayer}
+     * which stays in host memory (it runs on the CPU: split execution); a mixture-of-experts layer
+     * otherwise uploads its router and expert tensors. Only layers from {@code firstLayer}
      * on are taken (a layer split's GPU segment: the layers before it, and the token embedding
      * unless the output is tied to it, stay on the CPU); {@link #layers} is null below it.
      */
     CudaWeights(CudaLibrary lib, int device, ModelConfig c, ModelWeights w, WeightResidency residency, boolean[] hostFeedForward,
                 int firstLayer) {
-        for (int li = firstLayer; li < c.blockCount(); li++) {
-            if (c.moe() != null && !hostFeedForward[li]) {
-                throw new IllegalArgumentException(c.architecture() + " layer " + li + ": its " + c.moe().expertCount()
-                        + " experts would be on the GPU, which has no expert kernels yet; keep them on the CPU (--cpu-moe) or run on the CPU (--device cpu)");
+        if (c.moe() != null && !lib.backend().equals("cuda")) {
+            for (int li = firstLayer; li < c.blockCount(); li++) {
+                if (!hostFeedForward[li]) {
+                    throw new IllegalArgumentException(c.architecture() + " layer " + li + ": its experts would be on " + lib.backend().toUpperCase(Locale.ROOT)
+                            + ", whose backend has no expert kernels yet (only CUDA has); keep them on the CPU (--cpu-moe) or run on the CPU (--device cpu)");
+                }
             }
         }
         this.lib = lib;
@@ -93,7 +107,7 @@ final class CudaWeights implements AutoCloseable {
                 layers[i] = new Layer(vector(l.attnNorm()), matrix(l.wq()), matrix(l.wk()), matrix(l.wv()), matrix(l.wo()),
                         vector(l.bq()), vector(l.bk()), vector(l.bv()), vector(l.qNorm()), vector(l.kNorm()),
                         vector(l.ffnNorm()), hostFeedForward[i] ? null : matrix(l.gate()), hostFeedForward[i] ? null : matrix(l.up()),
-                        hostFeedForward[i] ? null : matrix(l.down()));
+                        hostFeedForward[i] ? null : matrix(l.down()), hostFeedForward[i] ? null : experts(l.experts(), c));
             }
         } catch (RuntimeException e) {
             close();
@@ -106,7 +120,14 @@ final class CudaWeights implements AutoCloseable {
         for (int i = firstLayer; i < w.layers.length; i++) {
             ModelWeights.Layer l = w.layers[i];
             out.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo()));
-            if (!hostFeedForward[i]) out.addAll(List.of(l.gate(), l.up(), l.down()));
+            if (hostFeedForward[i]) continue;
+            ModelWeights.Experts e = l.experts();
+            if (e == null) {
+                out.addAll(List.of(l.gate(), l.up(), l.down()));
+            } else {
+                out.addAll(List.of(e.router(), e.gate(), e.up(), e.down()));
+                if (e.sharedRouter() != null) out.addAll(List.of(e.sharedRouter(), e.sharedGate(), e.sharedUp(), e.sharedDown()));
+            }
         }
         return out;
     }
@@ -151,7 +172,16 @@ final class CudaWeights implements AutoCloseable {
         return bytes / (double) (1L << 30);
     }
 
+    private Experts experts(ModelWeights.Experts e, ModelConfig c) {
+        if (e == null) return null;
+        boolean shared = e.sharedRouter() != null;
+        return new Experts(matrix(e.router()), matrix(e.gate()), matrix(e.up()), matrix(e.down()), c.moe().expertCount(),
+                shared ? matrix(e.sharedRouter()) : null, shared ? matrix(e.sharedGate()) : null, shared ? matrix(e.sharedUp()) : null,
+                shared ? matrix(e.sharedDown()) : null);
+    }
+
     private Matrix matrix(GgufTensor t) {
+        if (t == null) return null;
         Matrix m = uploaded.get(t);
         if (m != null) return m;
         if (mapped != null) {
@@ -191,6 +221,12 @@ final class CudaWeights implements AutoCloseable {
         } catch (CudaLibrary.NativeException e) {
             throw new IllegalStateException("CUDA" + device + ": cannot allocate " + n + " bytes for " + what + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Whether some layer's experts are on the device (its feed-forward then runs there). */
+    boolean hasExperts() {
+        for (Layer l : layers) if (l != null && l.experts() != null) return true;
+        return false;
     }
 
     @Override

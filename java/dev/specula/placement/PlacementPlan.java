@@ -159,7 +159,8 @@ public final class PlacementPlan {
     /**
      * The working buffers a device computing any part of a step needs (an estimate, in floats per
      * token of the batch): the residual stream and its normed copy, Q, K, V, attention output,
-     * the widest feed-forward's two hidden vectors, the chosen experts' outputs, and the attention
+     * the widest feed-forward's two hidden vectors (on a GPU, all k chosen experts' at once), the
+     * chosen experts' outputs, ids and weights, the shared expert's output, and the attention
      * scores over the whole context for every head; the device of the output layer also holds
      * the logits. Buffers are reused from layer to layer, so a device counts them once.
      */
@@ -174,9 +175,13 @@ public final class PlacementPlan {
         if (!computes) return 0;
         ModelConfig c = config;
         ModelConfig.Moe moe = c.moe();
-        long hidden = Math.max(c.feedForwardLength(), moe == null ? 0 : Math.max(moe.expertFeedForwardLength(), moe.sharedFeedForwardLength()));
+        // A GPU's MoE layer holds the hidden vectors of all k chosen experts at once (CudaTransformer), the CPU's one at a time.
+        long experts = moe == null ? 0 : device.equals(TensorOverride.Devices.CPU) ? moe.expertFeedForwardLength()
+                : (long) moe.expertsUsed() * moe.expertFeedForwardLength();
+        long hidden = Math.max(c.feedForwardLength(), moe == null ? 0 : Math.max(experts, moe.sharedFeedForwardLength()));
         long perToken = 3L * c.embeddingLength() + 2L * c.qDim() + 2L * c.kvDim() + 2 * hidden
-                + (moe == null ? 0 : (long) moe.expertsUsed() * c.embeddingLength() + moe.expertCount())
+                + (moe == null ? 0 : (long) moe.expertsUsed() * c.embeddingLength() + moe.expertCount() + 2L * moe.expertsUsed()
+                        + (moe.sharedFeedForwardLength() > 0 ? c.embeddingLength() + 1 : 0))
                 + (long) c.headCount() * request.context() + (output ? c.vocabSize() : 0);
         return 4 * perToken * request.batch();
     }

@@ -36,7 +36,7 @@ public final class CudaLibrary {
     /** The library file of this platform's backend (libspecula_cuda.so, libspecula_metal.dylib, ...). */
     public static final String FILE_NAME = fileName(platformBackend());
     /** The ABI version this binding was written for (specula.h's SPECULA_ABI_VERSION). */
-    public static final int ABI_VERSION = 200;
+    public static final int ABI_VERSION = 201;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final AddressLayout PTR = ValueLayout.ADDRESS;
@@ -62,6 +62,10 @@ public final class CudaLibrary {
     public static final StructLayout ATTENTION_PARAMS = MemoryLayout.structLayout(
             I32.withName("n_tokens"), I32.withName("n_heads"), I32.withName("n_kv_heads"), I32.withName("head_dim"),
             I32.withName("ctx_size"), F32.withName("scale"));
+
+    /** specula_moe_route_params. */
+    public static final StructLayout MOE_ROUTE_PARAMS = MemoryLayout.structLayout(
+            I32.withName("n_tokens"), I32.withName("n_experts"), I32.withName("k"), I32.withName("normalize"));
 
     /** Every function of specula.h with its C signature, in header order. */
     static final Map<String, FunctionDescriptor> FUNCTIONS = new LinkedHashMap<>();
@@ -101,6 +105,9 @@ public final class CudaLibrary {
         FUNCTIONS.put("specula_attention_plain_scratch", FunctionDescriptor.of(U64, PTR));
         FUNCTIONS.put("specula_attention_plain", FunctionDescriptor.of(I32, PTR, PTR, PTR, U64, PTR, U64, PTR, U64, PTR, U64, PTR, U64, PTR, U64));
         FUNCTIONS.put("specula_kernel_errors", FunctionDescriptor.of(I32, I32, PTR));
+        FUNCTIONS.put("specula_moe_route", FunctionDescriptor.of(I32, PTR, PTR, PTR, U64, PTR, U64, PTR, U64));
+        FUNCTIONS.put("specula_gemv_experts", FunctionDescriptor.of(I32, PTR, I32, PTR, U64, I32, U64, U64, PTR, U64, I32, PTR, U64, I32, I32, PTR, U64));
+        FUNCTIONS.put("specula_moe_combine", FunctionDescriptor.of(I32, PTR, PTR, U64, PTR, U64, I32, I32, I32, PTR, U64, PTR, U64, PTR, U64));
         FUNCTIONS.put("specula_graph_begin", FunctionDescriptor.of(I32, PTR));
         FUNCTIONS.put("specula_graph_end", FunctionDescriptor.of(I32, PTR, PTR));
         FUNCTIONS.put("specula_graph_launch", FunctionDescriptor.of(I32, PTR, PTR));
@@ -575,6 +582,53 @@ public final class CudaLibrary {
         try (Arena a = Arena.ofConfined()) {
             check((int) handle("specula_attention_plain").invokeExact(s.handle, p.write(a), h(q), qOff, h(cacheK), ckOff, h(cacheV), cvOff,
                     h(positions), posOff, h(scratch), scratchOff, h(out), outOff), "specula_attention_plain");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Routing parameters (specula_moe_route_params): {@code normalize} renormalises the k weights to sum 1. */
+    public record MoeRouteParams(int nTokens, int nExperts, int k, boolean normalize) {
+        MemorySegment write(Arena a) {
+            MemorySegment m = a.allocate(MOE_ROUTE_PARAMS);
+            m.set(I32, 0, nTokens);
+            m.set(I32, 4, nExperts);
+            m.set(I32, 8, k);
+            m.set(I32, 12, normalize ? 1 : 0);
+            return m;
+        }
+    }
+
+    /** Router logits (n x experts) to the top-k expert ids (int32) and weights (F32), n x k each, on the device. */
+    public void moeRoute(Stream s, MoeRouteParams p, Buffer logits, long lOff, Buffer ids, long idsOff, Buffer weights, long wOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check((int) handle("specula_moe_route").invokeExact(s.handle, p.write(a), h(logits), lOff, h(ids), idsOff, h(weights), wOff),
+                    "specula_moe_route");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * y[t][s] (rows) = W[ids[t][s]] x, W the {@code experts} matrices of rows x cols of {@code type}
+     * one after another; x is one row per token, or one per (token, slot) when {@code xPerSlot}.
+     */
+    public void gemvExperts(Stream s, int type, Buffer w, long wOff, int experts, long rows, long cols, Buffer x, long xOff,
+                            boolean xPerSlot, Buffer ids, long idsOff, int nTokens, int k, Buffer y, long yOff) {
+        try {
+            check((int) handle("specula_gemv_experts").invokeExact(s.handle, type, h(w), wOff, experts, rows, cols, h(x), xOff,
+                    xPerSlot ? 1 : 0, h(ids), idsOff, nTokens, k, h(y), yOff), "specula_gemv_experts");
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** y[t] = sum_s weights[t][s] x[t][s] (+ sigmoid(sharedGate[t]) shared[t] when shared is not null). */
+    public void moeCombine(Stream s, Buffer x, long xOff, Buffer weights, long wOff, int nTokens, int k, int dim, Buffer shared,
+                           long sharedOff, Buffer sharedGate, long gateOff, Buffer y, long yOff) {
+        try {
+            check((int) handle("specula_moe_combine").invokeExact(s.handle, h(x), xOff, h(weights), wOff, nTokens, k, dim, h(shared),
+                    sharedOff, h(sharedGate), gateOff, h(y), yOff), "specula_moe_combine");
         } catch (Throwable t) {
             throw rethrow(t);
         }

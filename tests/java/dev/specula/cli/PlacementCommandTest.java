@@ -68,7 +68,7 @@ class PlacementCommandTest {
         assertTrue(r.out().contains("fit: everything fits on CUDA0: "), r.out());
         var tight = InfoCommandTest.run("info", "-m", model.toString(), "--placement", "--fit", "--gpu-mem", "900KiB", "-c", "256", "-b", "64");
         assertEquals(0, tight.code(), tight.err());
-        assertTrue(tight.out().contains("fit: everything on CUDA0 needs 1.16 MiB, 291.50 KiB more than its budget of 900.00 KiB"), tight.out());
+        assertTrue(tight.out().contains("fit: everything on CUDA0 needs 1.16 MiB, 292.50 KiB more than its budget of 900.00 KiB"), tight.out());
         assertTrue(tight.out().matches("(?s).*fit: predicted [0-9.]+ ms/token .*; -ngl \\d+ alone, the most layers that fit.*"), tight.out());
     }
 
@@ -84,7 +84,7 @@ class PlacementCommandTest {
     }
 
     @Test
-    void withAGpuExpertsOnTheCpuRunSplitAsDoesALayerSplitAndExpertsOnTheGpuOrAttentionSplitInsideALayerAreRefused() {
+    void withAGpuExpertsOnTheCpuRunSplitAsDoALayerSplitAndExpertsOnTheGpuAndAttentionSplitInsideALayerIsRefused() {
         DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
         var split = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
         assertEquals(0, split.code(), split.err());
@@ -99,8 +99,13 @@ class PlacementCommandTest {
         assertTrue(inside.err().contains("in a way Specula does not run: layer 1 has some attention tensors on the CPU and some on CUDA0"), inside.err());
         assertEquals(1, inside.err().strip().lines().count(), inside.err());
         var expertsOnGpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--n-cpu-moe", "1");
-        assertEquals(1, expertsOnGpu.code());
-        assertTrue(expertsOnGpu.err().contains("qwen3moe layer 1: its 8 experts would be on the GPU"), expertsOnGpu.err());
+        assertEquals(0, expertsOnGpu.code(), expertsOnGpu.err());
+        assertTrue(expertsOnGpu.err().contains("the feed-forward of 1 of 2 layers on the CPU (split"), expertsOnGpu.err());
+        assertEquals(split.out(), expertsOnGpu.out());
+        var allOnGpu = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all");
+        assertEquals(0, allOnGpu.code(), allOnGpu.err());
+        assertFalse(allOnGpu.err().contains("on the CPU (split"), allOnGpu.err());
+        assertEquals(split.out(), allOnGpu.out());
         var tooBig = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe", "--gpu-mem", "100KiB");
         assertEquals(1, tooBig.code());
         assertTrue(tooBig.err().contains("CUDA0 needs") && tooBig.err().contains("missing"), tooBig.err());

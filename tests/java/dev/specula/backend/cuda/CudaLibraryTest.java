@@ -36,6 +36,15 @@ class CudaLibraryTest {
         List<String> declared = headerFunctions();
         assertTrue(declared.size() >= 14, "parsed " + declared);
         assertEquals(declared, new ArrayList<>(CudaLibrary.FUNCTIONS.keySet()), "header order and names");
+        assertTrue(declared.containsAll(List.of("specula_moe_route", "specula_gemv_experts", "specula_moe_combine")), "ABI 2.1's MoE functions");
+    }
+
+    @Test
+    void theBindingIsWrittenForTheHeadersAbiVersion() throws IOException {
+        String header = Files.readString(TestFiles.repoRoot().resolve("native/include/specula.h"));
+        Matcher m = Pattern.compile("SPECULA_ABI_VERSION = (\\d+)").matcher(header);
+        assertTrue(m.find(), "no SPECULA_ABI_VERSION in specula.h");
+        assertEquals(Integer.parseInt(m.group(1)), CudaLibrary.ABI_VERSION);
     }
 
     @Test

@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class EmulatedCuda {
     static final int OK = 0, INVALID_ARGUMENT = 1, UNSUPPORTED = 4, BACKEND = 5;
     /** Sticky kernel error bits, as the real library reports them. */
-    static final int ERROR_BAD_ID = 1, ERROR_BAD_POSITION = 2;
+    static final int ERROR_BAD_ID = 1, ERROR_BAD_POSITION = 2, ERROR_BAD_EXPERT = 4;
     static final Set<GgmlType> TYPES = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q8_0,
             GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
 
@@ -49,6 +49,14 @@ public final class EmulatedCuda {
     public static synchronized CudaLibrary library() {
         if (library == null) library = new EmulatedCuda().bind();
         return library;
+    }
+
+    private static CudaLibrary metal;
+
+    /** The same emulation reporting itself as the Metal backend (which has no expert kernels), for the checks that depend on it. */
+    public static synchronized CudaLibrary asMetal() {
+        if (metal == null) metal = new EmulatedCuda().bind("metal");
+        return metal;
     }
 
     private final AtomicLong nextHandle = new AtomicLong(0x10000);
@@ -79,6 +87,10 @@ public final class EmulatedCuda {
     }
 
     private CudaLibrary bind() {
+        return bind("cuda");
+    }
+
+    private CudaLibrary bind(String backend) {
         Linker linker = Linker.nativeLinker();
         Map<String, MemorySegment> stubs = new HashMap<>();
         MethodHandles.Lookup lookup = MethodHandles.lookup();
@@ -93,7 +105,7 @@ public final class EmulatedCuda {
             throw new IllegalStateException("the emulation lacks a function of specula.h", e);
         }
         SymbolLookup symbols = name -> Optional.ofNullable(stubs.get(name));
-        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), "cuda", symbols);
+        return CudaLibrary.bind(Path.of("<host emulation of specula.h>"), backend, symbols);
     }
 
     /** An exception escaping an upcall would end the JVM: status-returning functions turn it into a failed status. */
@@ -579,6 +591,119 @@ public final class EmulatedCuda {
                 }
             }
             store(o, om);
+        });
+        return OK;
+    }
+
+    // ---- mixture of experts (ABI 2.1) -------------------------------------------------------------
+
+    /** ggml's clamp of the chosen weights' sum (F16's smallest normal), as the kernel has it. */
+    private static final float MIN_WEIGHT_SUM = 6.103515625e-5f;
+
+    int specula_moe_route(MemorySegment stream, MemorySegment params, MemorySegment logits, long lOff, MemorySegment ids, long idsOff,
+                          MemorySegment weights, long wOff) {
+        MemorySegment p = params.reinterpret(CudaLibrary.MOE_ROUTE_PARAMS.byteSize());
+        int nTokens = p.get(ValueLayout.JAVA_INT, 0), n = p.get(ValueLayout.JAVA_INT, 4), k = p.get(ValueLayout.JAVA_INT, 8);
+        int normalize = p.get(ValueLayout.JAVA_INT, 12);
+        if (nTokens < 1 || n < 1 || n > 1024 || k < 1 || k > n || k > 64 || (normalize & ~1) != 0) {
+            throw invalid("specula_moe_route: n_tokens " + nTokens + ", n_experts " + n + " (1 .. 1024), k " + k + ", normalize " + normalize);
+        }
+        MemorySegment lm = range(logits, lOff, 4L * nTokens * n, "logits");
+        MemorySegment im = range(ids, idsOff, 4L * nTokens * k, "ids"), wm = range(weights, wOff, 4L * nTokens * k, "weights");
+        queue(stream, () -> {
+            float[] l = floats(lm), w = new float[nTokens * k];
+            int[] id = new int[nTokens * k];
+            for (int t = 0; t < nTokens; t++) {
+                float max = Float.NEGATIVE_INFINITY;
+                for (int e = 0; e < n; e++) max = Math.max(max, l[t * n + e]);
+                float[] prob = new float[n];
+                double sum = 0;
+                for (int e = 0; e < n; e++) sum += prob[e] = (float) Math.exp(l[t * n + e] - max);
+                float inv = (float) (1.0 / sum);
+                for (int e = 0; e < n; e++) prob[e] *= inv;
+                boolean[] taken = new boolean[n];
+                for (int s = 0; s < k; s++) {
+                    int best = -1;
+                    for (int e = 0; e < n; e++) if (!taken[e] && !Float.isNaN(prob[e]) && (best < 0 || prob[e] > prob[best])) best = e;
+                    if (best < 0) {
+                        stickyErrors |= ERROR_BAD_EXPERT;
+                        continue; // id 0, weight 0, as the kernel writes
+                    }
+                    taken[best] = true;
+                    id[t * k + s] = best;
+                    w[t * k + s] = prob[best];
+                }
+                if (normalize == 1) {
+                    float total = 0;
+                    for (int s = 0; s < k; s++) total += w[t * k + s];
+                    total = Math.max(total, MIN_WEIGHT_SUM);
+                    for (int s = 0; s < k; s++) w[t * k + s] /= total;
+                }
+            }
+            MemorySegment.copy(id, 0, im, ValueLayout.JAVA_INT, 0, id.length);
+            store(w, wm);
+        });
+        return OK;
+    }
+
+    int specula_gemv_experts(MemorySegment stream, int type, MemorySegment w, long wOff, int experts, long rows, long cols, MemorySegment x,
+                             long xOff, int xPerSlot, MemorySegment ids, long idsOff, int nTokens, int k, MemorySegment y, long yOff) {
+        TensorFormat f = format(type);
+        if (cols % f.type().blockSize != 0) throw invalid(cols + " columns is not a whole number of " + f.type() + " blocks");
+        if (experts < 1 || nTokens < 1 || k < 1 || k > experts || (xPerSlot & ~1) != 0) {
+            throw invalid("specula_gemv_experts: " + experts + " experts, " + nTokens + " tokens, k " + k + ", x_per_slot " + xPerSlot);
+        }
+        int pairs = nTokens * k, c = Math.toIntExact(cols), r = Math.toIntExact(rows);
+        long matrixBytes = f.type().bytesFor(rows * cols);
+        MemorySegment wm = range(w, wOff, experts * matrixBytes, "weights");
+        MemorySegment xm = range(x, xOff, 4L * (xPerSlot == 1 ? pairs : nTokens) * cols, "x");
+        MemorySegment im = range(ids, idsOff, 4L * pairs, "ids"), ym = range(y, yOff, 4L * pairs * rows, "y");
+        queue(stream, () -> {
+            float[] xs = floats(xm), out = new float[pairs * r], row = new float[c];
+            for (int p = 0; p < pairs; p++) {
+                int e = im.get(ValueLayout.JAVA_INT, 4L * p);
+                if (e < 0 || e >= experts) {
+                    stickyErrors |= ERROR_BAD_EXPERT;
+                    continue; // a zero row
+                }
+                int xRow = (xPerSlot == 1 ? p : p / k) * c;
+                MemorySegment matrix = wm.asSlice(e * matrixBytes, matrixBytes);
+                for (int j = 0; j < r; j++) {
+                    f.dequantize(matrix, (long) j * c, row, 0, c);
+                    float s = 0;
+                    for (int q = 0; q < c; q++) s += row[q] * xs[xRow + q];
+                    out[p * r + j] = s;
+                }
+            }
+            store(out, ym);
+        });
+        return OK;
+    }
+
+    int specula_moe_combine(MemorySegment stream, MemorySegment x, long xOff, MemorySegment weights, long wOff, int nTokens, int k, int dim,
+                            MemorySegment shared, long sharedOff, MemorySegment sharedGate, long gateOff, MemorySegment y, long yOff) {
+        if (nTokens < 1 || k < 1 || dim < 1) throw invalid("specula_moe_combine: " + nTokens + " tokens, k " + k + ", dim " + dim);
+        boolean hasShared = shared.address() != 0;
+        if (hasShared != (sharedGate.address() != 0)) throw invalid("specula_moe_combine: shared and shared_gate come together (one is NULL)");
+        MemorySegment xm = range(x, xOff, 4L * nTokens * k * dim, "x"), wm = range(weights, wOff, 4L * nTokens * k, "weights");
+        MemorySegment ym = range(y, yOff, 4L * nTokens * dim, "y");
+        MemorySegment sm = hasShared ? range(shared, sharedOff, 4L * nTokens * dim, "shared") : null;
+        MemorySegment gm = hasShared ? range(sharedGate, gateOff, 4L * nTokens, "shared_gate") : null;
+        queue(stream, () -> {
+            float[] xs = floats(xm), ws = floats(wm), out = new float[nTokens * dim];
+            float[] sh = hasShared ? floats(sm) : null, g = hasShared ? floats(gm) : null;
+            for (int t = 0; t < nTokens; t++) {
+                for (int i = 0; i < dim; i++) {
+                    float o = xs[t * k * dim + i] * ws[t * k];
+                    for (int s = 1; s < k; s++) o += xs[(t * k + s) * dim + i] * ws[t * k + s];
+                    out[t * dim + i] = o;
+                }
+                if (hasShared) {
+                    float gt = g[t], sigmoid = gt == 0f ? 0.5f : gt / (1f + (float) Math.exp(-gt)) / gt;
+                    for (int i = 0; i < dim; i++) out[t * dim + i] += sh[t * dim + i] * sigmoid;
+                }
+            }
+            store(out, ym);
         });
         return OK;
     }
