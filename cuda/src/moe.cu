@@ -78,8 +78,9 @@ moe_route_kernel(const float *__restrict__ logits, int n_experts, int k, int nor
 }
 
 // gemv.cu's warp-per-row product for one (token, slot) pair per grid row (grid.y strides over the
-// pairs), its expert's matrix found from the id in device memory.
-template <typename F>
+// pairs), its expert's matrix found from the id in device memory. EDGE: plain experts whose rows are
+// not whole aligned units, lanes over single columns.
+template <typename F, bool EDGE>
 __global__ void __launch_bounds__(32 * ROWS_PER_BLOCK)
 gemv_experts_kernel(const uint8_t *__restrict__ w, int n_experts, int rows, size_t row_bytes, const float *__restrict__ x, int cols,
                     int x_per_slot, const int32_t *__restrict__ ids, int pairs, int k, float *__restrict__ y, unsigned int *errors) {
@@ -98,44 +99,22 @@ gemv_experts_kernel(const uint8_t *__restrict__ w, int n_experts, int rows, size
         const uint8_t *row = w + ((size_t)e * rows + r) * row_bytes;
         const float *xr = x + (size_t)(x_per_slot ? pair : pair / k) * cols;
         float acc = 0.0f;
+        if constexpr (EDGE) {
+            for (int c = lane; c < cols; c += 32) acc += F::element(row, c) * xr[c];
+        } else {
 #pragma unroll 2
-        for (int u = lane; u < cols / UNIT; u += 32) {
-            float wv[UNIT];
-            F::part(row, u, 0, wv);
-            F::part(row, u, 1, wv + 16);
-            const float4 *xv = reinterpret_cast<const float4 *>(xr + (size_t)u * UNIT);
+            for (int u = lane; u < cols / UNIT; u += 32) {
+                float wv[UNIT];
+                F::part(row, u, 0, wv);
+                F::part(row, u, 1, wv + 16);
+                const float4 *xv = reinterpret_cast<const float4 *>(xr + (size_t)u * UNIT);
 #pragma unroll
-            for (int q = 0; q < UNIT / 4; q++) {
-                const float4 v = xv[q];
-                acc += wv[4 * q] * v.x + wv[4 * q + 1] * v.y + wv[4 * q + 2] * v.z + wv[4 * q + 3] * v.w;
+                for (int q = 0; q < UNIT / 4; q++) {
+                    const float4 v = xv[q];
+                    acc += wv[4 * q] * v.x + wv[4 * q + 1] * v.y + wv[4 * q + 2] * v.z + wv[4 * q + 3] * v.w;
+                }
             }
         }
-        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-        if (lane == 0) *out = acc;
-    }
-}
-
-// Plain experts whose rows are not whole aligned units: lanes over single columns.
-template <typename F>
-__global__ void __launch_bounds__(32 * ROWS_PER_BLOCK)
-gemv_experts_edge_kernel(const uint8_t *__restrict__ w, int n_experts, int rows, size_t row_bytes, const float *__restrict__ x, int cols,
-                         int x_per_slot, const int32_t *__restrict__ ids, int pairs, int k, float *__restrict__ y, unsigned int *errors) {
-    const int lane = threadIdx.x % 32, r = blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / 32;
-    if (r >= rows) return;
-    for (int pair = blockIdx.y; pair < pairs; pair += gridDim.y) {
-        const int32_t e = ids[pair];
-        float *out = y + (size_t)pair * rows + r;
-        if (e < 0 || e >= n_experts) {
-            if (lane == 0) {
-                *out = 0.0f;
-                if (r == 0) atomicOr(errors, (unsigned int)SPECULA_KERNEL_ERROR_EXPERT_ID);
-            }
-            continue;
-        }
-        const uint8_t *row = w + ((size_t)e * rows + r) * row_bytes;
-        const float *xr = x + (size_t)(x_per_slot ? pair : pair / k) * cols;
-        float acc = 0.0f;
-        for (int c = lane; c < cols; c += 32) acc += F::element(row, c) * xr[c];
         for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
         if (lane == 0) *out = acc;
     }
@@ -220,10 +199,10 @@ extern "C" int32_t specula_gemv_experts(specula_stream *stream, int32_t type, co
     unsigned int *errors = specula_cuda_error_word(stream->device);
     const dim3 grid(specula_ceil_div((uint64_t)rows, ROWS_PER_BLOCK), (unsigned int)(pairs < MAX_GRID_Y ? pairs : MAX_GRID_Y));
     if (edge) {
-        SPECULA_WITH_PLAIN_FORMAT(type, F, gemv_experts_edge_kernel<F><<<grid, 32 * ROWS_PER_BLOCK, 0, stream->stream>>>(
+        SPECULA_WITH_PLAIN_FORMAT(type, F, gemv_experts_kernel<F, true><<<grid, 32 * ROWS_PER_BLOCK, 0, stream->stream>>>(
                                                wp, n_experts, (int)rows, row_bytes, xp, (int)cols, x_per_slot, ip, pairs, k, yp, errors));
     } else {
-        SPECULA_WITH_FORMAT(type, F, gemv_experts_kernel<F><<<grid, 32 * ROWS_PER_BLOCK, 0, stream->stream>>>(
+        SPECULA_WITH_FORMAT(type, F, gemv_experts_kernel<F, false><<<grid, 32 * ROWS_PER_BLOCK, 0, stream->stream>>>(
                                          wp, n_experts, (int)rows, row_bytes, xp, (int)cols, x_per_slot, ip, pairs, k, yp, errors));
     }
     return specula_cuda_launched(fn);
