@@ -1,0 +1,88 @@
+// cuda-emu's stand-in for the toolkit's cuda_fp16.h: IEEE binary16 with round-to-nearest-even
+// conversions (subnormals, infinities and NaN included), as the GPU's cvt.rn.f16.f32 does.
+#ifndef SPECULA_CUDA_EMU_FP16_H
+#define SPECULA_CUDA_EMU_FP16_H
+
+#include "cuda_emu.h"
+
+struct __half_raw {
+    unsigned short x;
+};
+
+namespace emu {
+
+inline unsigned short float_to_half_bits(float f) {
+    unsigned int u;
+    std::memcpy(&u, &f, sizeof u);
+    const unsigned int sign = (u >> 16) & 0x8000u;
+    const unsigned int abs = u & 0x7fffffffu;
+    if (abs >= 0x7f800000u) return (unsigned short)(sign | (abs > 0x7f800000u ? 0x7e00u : 0x7c00u));  // NaN, inf
+    if (abs >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);  // rounds to >= 65520: inf
+    if (abs < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+        if (abs < 0x33000000u) return (unsigned short)sign;  // below half the smallest subnormal
+        const unsigned int mant = (abs & 0x7fffffu) | 0x800000u;
+        // value = mant * 2^(e - 150) = (mant >> (126 - e)) units of 2^-24, the subnormal step
+        const unsigned int total_shift = 126u - (abs >> 23);  // 14 .. 24
+        unsigned int h = mant >> total_shift;
+        const unsigned int rem = mant & ((1u << total_shift) - 1u), halfway = 1u << (total_shift - 1u);
+        if (rem > halfway || (rem == halfway && (h & 1u))) h++;
+        return (unsigned short)(sign | h);
+    }
+    unsigned int h = ((abs - 0x38000000u) >> 13);  // rebias exponent 127 -> 15, keep 10 mantissa bits
+    const unsigned int rem = abs & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) h++;
+    return (unsigned short)(sign | h);
+}
+
+inline float half_bits_to_float(unsigned short h) {
+    const unsigned int sign = (unsigned int)(h & 0x8000u) << 16;
+    const unsigned int exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    unsigned int u;
+    if (exp == 0) {
+        if (mant == 0) {
+            u = sign;
+        } else {  // subnormal: mant * 2^-24
+            float f = (float)mant * 5.9604644775390625e-8f;
+            std::memcpy(&u, &f, sizeof u);
+            u |= sign;
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (mant << 13);
+    } else {
+        u = sign | ((exp + 112u) << 23) | (mant << 13);
+    }
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+}  // namespace emu
+
+struct __half {
+    unsigned short __x;
+    __half() = default;
+    __half(__half_raw r) : __x(r.x) {}
+    __half(float f) : __x(::emu::float_to_half_bits(f)) {}
+    __half(double f) : __x(::emu::float_to_half_bits((float)f)) {}
+    operator float() const { return ::emu::half_bits_to_float(__x); }
+    operator __half_raw() const { return __half_raw{__x}; }
+};
+typedef __half half;
+
+struct __attribute__((aligned(4))) __half2 {
+    __half x, y;
+};
+typedef __half2 half2;
+
+inline __half __float2half(float f) { return __half_raw{::emu::float_to_half_bits(f)}; }
+inline __half __float2half_rn(float f) { return __half_raw{::emu::float_to_half_bits(f)}; }
+inline float __half2float(__half h) { return ::emu::half_bits_to_float(h.__x); }
+inline __half __ushort_as_half(unsigned short u) { return __half_raw{u}; }
+inline unsigned short __half_as_ushort(__half h) { return h.__x; }
+inline __half2 __floats2half2_rn(float a, float b) { return __half2{__float2half_rn(a), __float2half_rn(b)}; }
+inline __half2 __float2half2_rn(float a) { return __half2{__float2half_rn(a), __float2half_rn(a)}; }
+inline float __low2float(__half2 h) { return __half2float(h.x); }
+inline float __high2float(__half2 h) { return __half2float(h.y); }
+inline float2 __half22float2(__half2 h) { return float2{__half2float(h.x), __half2float(h.y)}; }
+
+#endif
