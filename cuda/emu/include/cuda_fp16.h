@@ -34,7 +34,7 @@ inline unsigned short float_to_half_bits(float f) {
     return (unsigned short)(sign | h);
 }
 
-inline float half_bits_to_float(unsigned short h) {
+inline float half_bits_to_float_slow(unsigned short h) {
     const unsigned int sign = (unsigned int)(h & 0x8000u) << 16;
     const unsigned int exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
     unsigned int u;
@@ -54,6 +54,18 @@ inline float half_bits_to_float(unsigned short h) {
     float f;
     std::memcpy(&f, &u, sizeof f);
     return f;
+}
+
+// All 65536 halves widened once (256 KiB): the KV cache and WMMA tiles read many.
+struct half_table {
+    float value[65536];
+    half_table() {
+        for (unsigned int i = 0; i < 65536; i++) value[i] = half_bits_to_float_slow((unsigned short)i);
+    }
+};
+inline float half_bits_to_float(unsigned short h) {
+    static const half_table *t = new half_table();
+    return t->value[h];
 }
 
 }  // namespace emu

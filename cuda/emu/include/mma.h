@@ -1,6 +1,6 @@
 // cuda-emu's stand-in for the toolkit's mma.h (WMMA). A fragment's element layout across lanes is
 // unspecified in CUDA, so each emulated lane holds the whole tile: loads, the product and stores
-// are computed by every lane alike (F16 products accumulated in F32, in k order). Loads and stores
+// are computed by every lane alike (F16 products accumulated in F32, in k order per element). Loads and stores
 // are warp-collective as on the GPU, where one instruction moves the whole warp's tile: the warp
 // meets before and after each, so no lane runs ahead of the others' part of it.
 #ifndef SPECULA_CUDA_EMU_MMA_H
@@ -30,44 +30,48 @@ template <int M, int N, int K>
 struct shape<accumulator, M, N, K> { static constexpr int rows = M, cols = N; };
 }  // namespace detail
 
+// F16 elements are held widened to F32 (exactly), so the product runs on plain floats.
+template <typename T>
+using element_t = typename std::conditional<std::is_same<T, __half>::value, float, T>::type;
+
 template <typename Use, int M, int N, int K, typename T, typename Layout = void>
 struct fragment {
     static constexpr int rows = detail::shape<Use, M, N, K>::rows, cols = detail::shape<Use, M, N, K>::cols;
     static constexpr int num_elements = rows * cols;
-    T x[rows * cols];  // row-major tile, the whole of it in every lane
+    element_t<T> x[rows * cols];  // row-major tile, the whole of it in every lane
 };
 
 template <typename Use, int M, int N, int K, typename T, typename Layout>
 inline void fill_fragment(fragment<Use, M, N, K, T, Layout> &f, T v) {
     for (int i = 0; i < f.num_elements; i++) f.x[i] = v;
 }
-template <int M, int N, int K, typename Layout>
-inline void fill_fragment(fragment<matrix_a, M, N, K, __half, Layout> &f, float v) {
-    for (int i = 0; i < f.num_elements; i++) f.x[i] = __float2half_rn(v);
+template <typename Use, int M, int N, int K, typename Layout>
+inline void fill_fragment(fragment<Use, M, N, K, __half, Layout> &f, __half v) {
+    for (int i = 0; i < f.num_elements; i++) f.x[i] = __half2float(v);
 }
 
 namespace detail {
 // Element (r, c) of a tile at p with leading dimension ldm, stored row- or column-major.
-template <typename T, typename Layout>
-inline void load(T *dst, const T *p, unsigned int ldm, int rows, int cols, bool col) {
+template <typename D, typename T>
+inline void load(D *dst, const T *p, unsigned int ldm, int rows, int cols, bool col) {
     ::emu::sync_warp(0xffffffffu);
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) dst[r * cols + c] = col ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c];
+        for (int c = 0; c < cols; c++) dst[r * cols + c] = (D)(col ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c]);
     ::emu::sync_warp(0xffffffffu);
 }
 }  // namespace detail
 
 template <typename Use, int M, int N, int K, typename T>
 inline void load_matrix_sync(fragment<Use, M, N, K, T, row_major> &f, const T *p, unsigned int ldm) {
-    detail::load<T, row_major>(f.x, p, ldm, f.rows, f.cols, false);
+    detail::load(f.x, p, ldm, f.rows, f.cols, false);
 }
 template <typename Use, int M, int N, int K, typename T>
 inline void load_matrix_sync(fragment<Use, M, N, K, T, col_major> &f, const T *p, unsigned int ldm) {
-    detail::load<T, col_major>(f.x, p, ldm, f.rows, f.cols, true);
+    detail::load(f.x, p, ldm, f.rows, f.cols, true);
 }
 template <int M, int N, int K, typename T>
 inline void load_matrix_sync(fragment<accumulator, M, N, K, T, void> &f, const T *p, unsigned int ldm, layout_t layout) {
-    detail::load<T, void>(f.x, p, ldm, f.rows, f.cols, layout == mem_col_major);
+    detail::load(f.x, p, ldm, f.rows, f.cols, layout == mem_col_major);
 }
 
 template <int M, int N, int K, typename T>
@@ -88,14 +92,14 @@ inline void store_matrix_sync(T *p, const fragment<accumulator, M, N, K, T, void
 template <int M, int N, int K, typename TA, typename LA, typename TB, typename LB, typename TC>
 inline void mma_sync(fragment<accumulator, M, N, K, TC, void> &d, const fragment<matrix_a, M, N, K, TA, LA> &a,
                      const fragment<matrix_b, M, N, K, TB, LB> &b, const fragment<accumulator, M, N, K, TC, void> &c) {
-    TC out[M * N];
+    float out[M * N];
+    for (int i = 0; i < M * N; i++) out[i] = (float)c.x[i];
     for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float s = (float)c.x[i * N + j];
-            for (int k = 0; k < K; k++) s += (float)a.x[i * K + k] * (float)b.x[k * N + j];
-            out[i * N + j] = (TC)s;
+        for (int k = 0; k < K; k++) {
+            const float aik = (float)a.x[i * K + k];
+            for (int j = 0; j < N; j++) out[i * N + j] += aik * (float)b.x[k * N + j];
         }
-    for (int i = 0; i < M * N; i++) d.x[i] = out[i];
+    for (int i = 0; i < M * N; i++) d.x[i] = (element_t<TC>)out[i];
 }
 
 }  // namespace wmma

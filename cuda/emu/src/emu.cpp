@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -73,10 +74,12 @@ cudaError_t sticky_or(cudaError_t e) {
     return s != cudaSuccess ? fail((cudaError_t)s) : e;
 }
 
+// A kernel fault: reported once on stderr, then sticky, as a GPU context is after one.
 void fault(const std::string &message) {
-    std::fprintf(stderr, "cuda-emu: %s\n", message.c_str());
-    device().sticky.store(cudaErrorLaunchFailure);
-    last_error = cudaErrorLaunchFailure;
+    int expected = cudaSuccess;
+    if (device().sticky.compare_exchange_strong(expected, cudaErrorLaunchFailure)) {
+        std::fprintf(stderr, "cuda-emu: %s\n", message.c_str());
+    }
 }
 
 }  // namespace
@@ -135,10 +138,73 @@ namespace {
 constexpr size_t STACK_BYTES = 256 << 10;
 constexpr int MAX_THREADS = 1024;
 
+// A fiber's saved context. On x86-64 a switch saves the callee-saved registers on the fiber's own
+// stack and swaps stack pointers (no system call, unlike swapcontext, which saves the signal mask);
+// elsewhere ucontext does it.
+#if defined(__x86_64__)
+struct context {
+    void *sp;
+};
+}  // namespace
+}  // namespace emu
+extern "C" void specula_emu_switch(void **save_sp, void *to_sp);
+extern "C" void specula_emu_fiber_entry();
+asm(R"(
+    .text
+    .p2align 4
+    .hidden specula_emu_switch
+    .globl specula_emu_switch
+    .type specula_emu_switch, @function
+specula_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size specula_emu_switch, .-specula_emu_switch
+)");
+namespace emu {
+namespace {
+inline void context_switch(context &from, context &to) { specula_emu_switch(&from.sp, to.sp); }
+void context_init(context &c, char *stack, size_t bytes) {
+    // The stack as specula_emu_switch leaves it: six saved registers, then the return address
+    // (the entry), then a zero return address for the entry itself, which never returns.
+    uintptr_t top = ((uintptr_t)stack + bytes) & ~(uintptr_t)15;
+    void **p = reinterpret_cast<void **>(top);
+    *--p = nullptr;
+    *--p = reinterpret_cast<void *>(&specula_emu_fiber_entry);
+    for (int i = 0; i < 6; i++) *--p = nullptr;
+    c.sp = p;
+}
+#else
+struct context {
+    ucontext_t uc;
+};
+extern "C" void specula_emu_fiber_entry();
+inline void context_switch(context &from, context &to) { swapcontext(&from.uc, &to.uc); }
+void context_init(context &c, char *stack, size_t bytes) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = bytes;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, specula_emu_fiber_entry, 0);
+}
+#endif
+
 enum fiber_state { RUNNABLE, WAIT_BLOCK, WAIT_WARP, DONE };
 
 struct fiber {
-    ucontext_t context;
+    context ctx;
     thread_state ts;
     fiber_state state;
     unsigned long long exchanges;  // warp exchanges done, picks the double buffer
@@ -162,11 +228,13 @@ struct block_run {
     int live, arrived;
     unsigned long long generation, progress;
     int current;
-    ucontext_t scheduler;
+    context scheduler;
     bool aborted;
     std::string problem;
 #ifdef EMU_ASAN
     void *fake_stack = nullptr;
+    const void *scheduler_bottom = nullptr;
+    size_t scheduler_size = 0;
 #endif
 };
 
@@ -203,18 +271,22 @@ void yield_to_scheduler(block_run &r) {
     fiber &f = r.fibers[r.current];
 #ifdef EMU_ASAN
     void *fake = nullptr;
-    __sanitizer_start_switch_fiber(&fake, nullptr, 0);
-    swapcontext(&f.context, &r.scheduler);
+    __sanitizer_start_switch_fiber(&fake, r.scheduler_bottom, r.scheduler_size);
+    context_switch(f.ctx, r.scheduler);
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
-    swapcontext(&f.context, &r.scheduler);
+    context_switch(f.ctx, r.scheduler);
 #endif
 }
 
-void fiber_main() {
+}  // namespace
+}  // namespace emu
+
+extern "C" void specula_emu_fiber_entry() {
+    using namespace emu;
     block_run &r = get_worker().run;
 #ifdef EMU_ASAN
-    __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+    __sanitizer_finish_switch_fiber(nullptr, &r.scheduler_bottom, &r.scheduler_size);
 #endif
     (*r.body)();
     fiber &f = r.fibers[r.current];
@@ -229,10 +301,13 @@ void fiber_main() {
         r.generation++;
     }
 #ifdef EMU_ASAN
-    __sanitizer_start_switch_fiber(nullptr, nullptr, 0);
+    __sanitizer_start_switch_fiber(nullptr, r.scheduler_bottom, r.scheduler_size);
 #endif
-    setcontext(&r.scheduler);
+    context_switch(f.ctx, r.scheduler);  // never resumed
 }
+
+namespace emu {
+namespace {
 
 block_run &running(const char *what) {
     worker *w = this_worker;
@@ -284,30 +359,45 @@ void run_block(const char *name, const std::function<void()> &body, dim3 grid, d
         f.ts.linear = i;
         f.state = RUNNABLE;
         f.exchanges = 0;
-        getcontext(&f.context);
-        f.context.uc_stack.ss_sp = wk.stack(i);
-        f.context.uc_stack.ss_size = STACK_BYTES;
-        f.context.uc_link = nullptr;
-        makecontext(&f.context, fiber_main, 0);
+        context_init(f.ctx, wk.stack(i), STACK_BYTES);
     }
+    // Warps run one at a time, each as far as it gets (to a __syncthreads, or its end) before the
+    // next starts, its lanes interleaving only at warp collectives: the schedule furthest from
+    // lockstep, so a missing __syncthreads between one warp's writes and another's reads shows.
+    // Odd blocks take the warps in reverse, and every other pair of blocks the lanes in reverse,
+    // so "thread 0 writes, the rest read" and its mirror image both come up.
+    const unsigned long long b = block_idx.x + (unsigned long long)grid.x * (block_idx.y + (unsigned long long)grid.y * block_idx.z);
+    const bool warps_reversed = (b & 1) != 0, lanes_reversed = (b & 2) != 0;
+    const int n_warps = (int)r.warps.size();
     int done = 0;
     while (done < n) {
         const unsigned long long before = r.progress;
-        done = 0;
-        for (int i = 0; i < n; i++) {
-            if (r.fibers[i].state == DONE) {
-                done++;
-                continue;
-            }
-            r.current = i;
+        for (int wi = 0; wi < n_warps; wi++) {
+            const int w = warps_reversed ? n_warps - 1 - wi : wi;
+            const int lanes = n - 32 * w >= 32 ? 32 : n - 32 * w;
+            for (;;) {
+                const unsigned long long warp_before = r.progress;
+                for (int li = 0; li < lanes; li++) {
+                    const int i = 32 * w + (lanes_reversed ? lanes - 1 - li : li);
+                    if (r.fibers[i].state == DONE) continue;
+                    r.current = i;
 #ifdef EMU_ASAN
-            __sanitizer_start_switch_fiber(&r.fake_stack, wk.stack(i), STACK_BYTES);
-            swapcontext(&r.scheduler, &r.fibers[i].context);
-            __sanitizer_finish_switch_fiber(r.fake_stack, nullptr, nullptr);
+                    __sanitizer_start_switch_fiber(&r.fake_stack, wk.stack(i), STACK_BYTES);
+                    context_switch(r.scheduler, r.fibers[i].ctx);
+                    __sanitizer_finish_switch_fiber(r.fake_stack, nullptr, nullptr);
 #else
-            swapcontext(&r.scheduler, &r.fibers[i].context);
+                    context_switch(r.scheduler, r.fibers[i].ctx);
 #endif
-            if (r.fibers[i].state == DONE) done++;
+                    if (r.fibers[i].state == DONE) done++;
+                }
+                if (r.progress == warp_before) break;  // every lane waits at __syncthreads, or is done
+                bool all_at_block_barrier = true;
+                for (int li = 0; li < lanes; li++) {
+                    const fiber_state st = r.fibers[32 * w + li].state;
+                    if (st != DONE && st != WAIT_BLOCK) all_at_block_barrier = false;
+                }
+                if (all_at_block_barrier) break;
+            }
         }
         if (done < n && r.progress == before) {
             describe_deadlock(r);
@@ -316,6 +406,78 @@ void run_block(const char *name, const std::function<void()> &body, dim3 grid, d
         }
     }
     r.body = nullptr;
+}
+
+// The blocks of a grid, shared out over SPECULA_CUDA_EMU_THREADS OS threads (default: the CPUs):
+// blocks are independent in CUDA, and each OS thread has its own __shared__ statics and fibers.
+struct pool {
+    std::mutex run_lock;  // one grid at a time
+    std::mutex m;
+    std::condition_variable wake, finished;
+    std::vector<std::thread> threads;
+    const std::function<bool(unsigned long long)> *job = nullptr;
+    unsigned long long n_blocks = 0, epoch = 0;
+    std::atomic<unsigned long long> next{0};
+    std::atomic<bool> stop{false};
+    int active = 0;
+
+    pool() {
+        unsigned int n = (unsigned int)env_size("SPECULA_CUDA_EMU_THREADS", std::thread::hardware_concurrency());
+        if (n < 1) n = 1;
+        if (n > 64) n = 64;
+        for (unsigned int i = 1; i < n; i++) threads.emplace_back([this]() { loop(); });
+    }
+
+    void work() {
+        for (;;) {
+            if (stop.load()) return;
+            const unsigned long long b = next.fetch_add(1);
+            if (b >= n_blocks) return;
+            if (!(*job)(b)) stop.store(true);
+        }
+    }
+
+    void loop() {
+        unsigned long long seen = 0;
+        for (;;) {
+            {
+                std::unique_lock<std::mutex> g(m);
+                wake.wait(g, [&]() { return epoch != seen; });
+                seen = epoch;
+            }
+            work();
+            std::lock_guard<std::mutex> g(m);
+            if (--active == 0) finished.notify_all();
+        }
+    }
+
+    void run(unsigned long long blocks, const std::function<bool(unsigned long long)> &fn) {
+        std::lock_guard<std::mutex> serial(run_lock);
+        if (threads.empty() || blocks < 2) {
+            for (unsigned long long b = 0; b < blocks; b++)
+                if (!fn(b)) return;
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> g(m);
+            job = &fn;
+            n_blocks = blocks;
+            next.store(0);
+            stop.store(false);
+            active = (int)threads.size();
+            epoch++;
+        }
+        wake.notify_all();
+        work();
+        std::unique_lock<std::mutex> g(m);
+        finished.wait(g, [&]() { return active == 0; });
+        job = nullptr;
+    }
+};
+
+pool &block_pool() {
+    static pool *p = new pool();  // never destroyed: its threads wait until the process ends
+    return *p;
 }
 
 }  // namespace
@@ -419,17 +581,17 @@ void submit(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t s
     if (device().sticky.load() != cudaSuccess) return;  // a faulted context runs nothing more
     auto grid_op = [name, grid, block, body]() {
         if (device().sticky.load() != cudaSuccess) return;
-        for (unsigned int z = 0; z < grid.z; z++)
-            for (unsigned int y = 0; y < grid.y; y++)
-                for (unsigned int x = 0; x < grid.x; x++) {
-                    run_block(name, body, grid, block, uint3{x, y, z});
-                    block_run &r = get_worker().run;
-                    if (!r.problem.empty() || r.aborted) {
-                        fault(r.problem.empty() ? "kernel " + std::string(name) + " failed" : r.problem);
-                        r.problem.clear();
-                        return;
-                    }
-                }
+        const unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+        std::function<bool(unsigned long long)> one = [&](unsigned long long b) {
+            const uint3 idx{(unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((unsigned long long)grid.x * grid.y))};
+            run_block(name, body, grid, block, idx);
+            block_run &r = get_worker().run;
+            if (r.problem.empty() && !r.aborted) return true;
+            fault(r.problem.empty() ? "kernel " + std::string(name) + " failed" : r.problem);
+            r.problem.clear();
+            return false;
+        };
+        block_pool().run(blocks, one);
     };
     enqueue(stream, grid_op);
 }
