@@ -4,7 +4,9 @@ import dev.specula.gguf.GgufFile;
 import dev.specula.gguf.GgufTensor;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A model's weights readable by a device without a copy ({@link WeightResidency#MAPPED}): each
@@ -14,6 +16,11 @@ import java.util.List;
  * <p>A part is registered from its first byte because that is the address mmap aligned to a page
  * (Metal's newBufferWithBytesNoCopy requires it; CUDA pins whole pages anyway), up to the end of
  * its last tensor; the backend rounds the length up to whole pages, which the mapping covers.
+ *
+ * <p>CUDA refuses to register a range twice (cudaErrorHostMemoryAlreadyRegistered), and two
+ * models over one open file (a target and a draft from the same file, two engines in one
+ * process) map the same bytes: so a part's registration is shared, counted, and undone when the
+ * last user closes.
  */
 public final class MappedWeights implements AutoCloseable {
     /** Where a tensor lives for the device: a buffer and the byte offset of its data in it. */
@@ -22,27 +29,76 @@ public final class MappedWeights implements AutoCloseable {
     /** One part's registered range: from the mapping's first byte to the end of its last tensor. */
     record PartRange(int part, MemorySegment start, long bytes) {}
 
-    private final List<CudaLibrary.Buffer> parts;
+    /**
+     * A registered range, shared by every MappedWeights over the same mapping and device; keyed
+     * without the CudaLibrary instance, since the registration is the process's, not an instance's.
+     */
+    private record RangeKey(int device, long address, long bytes) {}
 
-    private MappedWeights(List<CudaLibrary.Buffer> parts) {
+    private static final class Shared {
+        final CudaLibrary.Buffer buffer;
+        int users;
+
+        Shared(CudaLibrary.Buffer buffer) {
+            this.buffer = buffer;
+        }
+    }
+
+    private static final Map<RangeKey, Shared> REGISTERED = new HashMap<>();
+
+    private final List<CudaLibrary.Buffer> parts;
+    private final List<RangeKey> keys;
+    private boolean closed;
+
+    private MappedWeights(List<CudaLibrary.Buffer> parts, List<RangeKey> keys) {
         this.parts = parts;
+        this.keys = keys;
     }
 
     /** Registers every part of {@code file} for {@code device}; the file must stay open while this lives. */
     public static MappedWeights register(CudaLibrary lib, int device, GgufFile file) {
         List<CudaLibrary.Buffer> buffers = new ArrayList<>();
-        try {
-            for (PartRange r : partRanges(file)) {
-                while (buffers.size() < r.part()) buffers.add(null);
-                buffers.add(r.bytes() == 0 ? null : lib.registerHost(device, r.start()));
+        List<RangeKey> keys = new ArrayList<>();
+        synchronized (REGISTERED) {
+            try {
+                for (PartRange r : partRanges(file)) {
+                    while (buffers.size() < r.part()) buffers.add(null);
+                    if (r.bytes() == 0) {
+                        buffers.add(null);
+                        continue;
+                    }
+                    RangeKey key = new RangeKey(device, r.start().address(), r.bytes());
+                    Shared shared = REGISTERED.get(key);
+                    if (shared == null) {
+                        shared = new Shared(lib.registerHost(device, r.start()));
+                        REGISTERED.put(key, shared);
+                    }
+                    shared.users++;
+                    keys.add(key);
+                    buffers.add(shared.buffer);
+                }
+            } catch (RuntimeException e) {
+                release(keys);
+                throw e;
             }
-        } catch (RuntimeException e) {
-            for (CudaLibrary.Buffer b : buffers) {
-                if (b != null) b.close();
-            }
-            throw e;
         }
-        return new MappedWeights(buffers);
+        return new MappedWeights(buffers, keys);
+    }
+
+    /** Drops one use of each range, unregistering those nobody uses any more; the first failure is thrown. */
+    private static void release(List<RangeKey> keys) {
+        RuntimeException first = null;
+        for (RangeKey key : keys) {
+            Shared shared = REGISTERED.get(key);
+            if (shared == null || --shared.users > 0) continue;
+            REGISTERED.remove(key);
+            try {
+                shared.buffer.close();
+            } catch (RuntimeException e) {
+                if (first == null) first = e;
+            }
+        }
+        if (first != null) throw first;
     }
 
     /** The registered ranges of each part, in part order (bytes 0 for a part without tensors). */
@@ -74,18 +130,13 @@ public final class MappedWeights implements AutoCloseable {
         return new Slice(b, t.fileOffset());
     }
 
-    /** Unregisters every part (the mapping itself stays the file's). */
+    /** Unregisters every part no other MappedWeights still uses (the mapping itself stays the file's). */
     @Override
     public void close() {
-        RuntimeException first = null;
-        for (CudaLibrary.Buffer b : parts) {
-            if (b == null) continue;
-            try {
-                b.close();
-            } catch (RuntimeException e) {
-                if (first == null) first = e;
-            }
+        synchronized (REGISTERED) {
+            if (closed) return;
+            closed = true;
+            release(keys);
         }
-        if (first != null) throw first;
     }
 }

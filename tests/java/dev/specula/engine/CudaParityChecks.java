@@ -227,18 +227,22 @@ abstract class CudaParityChecks {
     void weightsReadFromTheMappedFileGiveExactlyWhatUploadedOnesGive() {
         CudaLibrary lib = library();
         org.junit.jupiter.api.Assumptions.assumeTrue(lib.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        // Both residencies asked for explicitly: on an integrated GPU (Jetson) the default is MAPPED too.
         try (Pair p = open(TestFiles.model("stories260K-q4_0.gguf"), false);
+             CudaTransformer uploaded = new CudaTransformer(lib, 0, p.config(), new ModelWeights(p.file(), p.config()), false,
+                     dev.specula.backend.cuda.WeightResidency.UPLOAD);
              CudaTransformer mapped = new CudaTransformer(lib, 0, p.config(), new ModelWeights(p.file(), p.config()), false,
                      dev.specula.backend.cuda.WeightResidency.MAPPED)) {
+            assertEquals(dev.specula.backend.cuda.WeightResidency.UPLOAD, uploaded.weightResidency());
             assertEquals(dev.specula.backend.cuda.WeightResidency.MAPPED, mapped.weightResidency());
-            assertTrue(mapped.weightBytes() < p.gpu().weightBytes() / 10, "only norms are copied");
+            assertTrue(mapped.weightBytes() < uploaded.weightBytes() / 10, "only norms are copied");
             int[] prompt = {1, 403, 407, 261, 378, 432, 383, 271, 260, 322};
-            KvCache a = p.gpu().newCache(32, KvCache.Precision.F16), b = mapped.newCache(32, KvCache.Precision.F16);
-            float[] x = p.gpu().forward(prompt, a, false)[0], y = mapped.forward(prompt, b, false)[0];
+            KvCache a = uploaded.newCache(32, KvCache.Precision.F16), b = mapped.newCache(32, KvCache.Precision.F16);
+            float[] x = uploaded.forward(prompt, a, false)[0], y = mapped.forward(prompt, b, false)[0];
             assertArrayEquals(x, y, 0f, "prefill");
             for (int i = 0; i < 8; i++) {
                 int next = Sampler.argmax(x);
-                x = p.gpu().forward(new int[] {next}, a, false)[0];
+                x = uploaded.forward(new int[] {next}, a, false)[0];
                 y = mapped.forward(new int[] {next}, b, false)[0];
                 assertArrayEquals(x, y, 0f, "step " + i);
             }

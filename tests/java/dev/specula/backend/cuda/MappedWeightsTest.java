@@ -76,6 +76,35 @@ class MappedWeightsTest {
         }
     }
 
+    @Test
+    @Tag("gpu")
+    void twoModelsOverOneOpenFileShareTheRegistrationUntilTheLastCloses() {
+        var lib = CudaLibrary.load();
+        assumeTrue(lib.isPresent(), () -> "no " + CudaLibrary.FILE_NAME + " built: " + CudaLibrary.candidates());
+        CudaLibrary cuda = lib.get();
+        assumeTrue(cuda.deviceCount() > 0, () -> "no GPU: " + cuda.lastError());
+        assumeTrue(cuda.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        try (GgufFile f = GgufFile.open(TestFiles.model("stories260K-q8_0.gguf")); Arena a = Arena.ofConfined()) {
+            GgufTensor t = f.tensors().get(f.tensors().size() - 1);
+            MemorySegment back = a.allocate(t.byteSize(), 64);
+            MappedWeights first = MappedWeights.register(cuda, 0, f);
+            // CUDA refuses a second registration of the same pages: the second model must share the first's.
+            try (MappedWeights second = MappedWeights.register(cuda, 0, f)) {
+                assertSame(first.slice(t).buffer(), second.slice(t).buffer(), "one registration for both");
+                first.close();
+                first.close();  // twice is harmless and does not drop the second's use
+                second.slice(t).buffer().download(second.slice(t).offset(), back);
+                assertEquals(-1, back.mismatch(t.data()), "the second still reads the file after the first closed");
+            }
+            // Both closed: the range is unregistered, so registering it afresh works.
+            try (MappedWeights again = MappedWeights.register(cuda, 0, f)) {
+                assertNotSame(first.slice(t).buffer(), again.slice(t).buffer());
+                again.slice(t).buffer().download(again.slice(t).offset(), back);
+                assertEquals(-1, back.mismatch(t.data()));
+            }
+        }
+    }
+
     /** y = W x from both copies of W: identical bits (same kernel, same bytes). False when the GEMV is not built yet. */
     private static boolean gemvMatches(CudaLibrary cuda, CudaLibrary.Stream s, GgufTensor t, MappedWeights.Slice m, CudaLibrary.Buffer uploaded) {
         long cols = t.dim(0), rows = t.dim(1);
