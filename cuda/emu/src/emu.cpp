@@ -711,9 +711,11 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
     std::lock_guard<std::mutex> g(device().lock);
     const size_t rounded = (bytes + 255) & ~(size_t)255;
     if (rounded > device().total - device().used) return fail(cudaErrorMemoryAllocation);
-    void *m = std::aligned_alloc(256, rounded == 0 ? 256 : rounded);
-    if (m == nullptr) return fail(cudaErrorMemoryAllocation);
-    std::memset(m, 0xff, rounded == 0 ? 256 : rounded);  // as if uninitialised: NaN as F32 and F16
+    // The exact size asked for (256-byte aligned, as cudaMalloc's), so that under ASan a read one
+    // past the end is reported as compute-sanitizer's memcheck would, not hidden in the rounding.
+    void *m = nullptr;
+    if (posix_memalign(&m, 256, bytes == 0 ? 1 : bytes) != 0) return fail(cudaErrorMemoryAllocation);
+    std::memset(m, 0xff, bytes);  // as if uninitialised: NaN as F32 and F16
     device().allocations[(uintptr_t)m] = rounded;
     device().used += rounded;
     *p = m;
