@@ -4,7 +4,7 @@
 // run of the row), dequantises each in registers and serves all n activation rows from it, so the
 // weights are read once whatever n is. The Metal twin is metal/kernels/gemv.metal.
 #include "cuda_internal.cuh"
-#include "quants.cuh"
+#include "row_dot.cuh"
 
 namespace {
 
@@ -25,28 +25,16 @@ gemv_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, const flo
 #pragma unroll 2
     for (int u = lane; u < units; u += 32) {
         float wv[UNIT];
-        F::part(row, u, 0, wv);
-        F::part(row, u, 1, wv + 16);
+        specula::unit_weights<F>(row, u, wv);
 #pragma unroll
         for (int i = 0; i < MAX_N; i++) {
-            if (i < n) {
-                const float4 *xv = reinterpret_cast<const float4 *>(x + (size_t)i * cols + (size_t)u * UNIT);
-                float s = 0.0f;
-#pragma unroll
-                for (int k = 0; k < UNIT / 4; k++) {
-                    const float4 v = xv[k];
-                    s += wv[4 * k] * v.x + wv[4 * k + 1] * v.y + wv[4 * k + 2] * v.z + wv[4 * k + 3] * v.w;
-                }
-                acc[i] += s;
-            }
+            if (i < n) acc[i] += specula::unit_dot(wv, x + (size_t)i * cols + (size_t)u * UNIT);
         }
     }
 #pragma unroll
     for (int i = 0; i < MAX_N; i++) {
         if (i < n) {
-            float s = acc[i];
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            const float s = specula::warp_row_sum(acc[i]);
             if (lane == 0) y[(size_t)i * rows + r] = s;
         }
     }
@@ -73,9 +61,7 @@ gemv_edge_kernel(const uint8_t *__restrict__ w, int rows, size_t row_bytes, cons
 #pragma unroll
     for (int i = 0; i < MAX_N; i++) {
         if (i < n) {
-            float s = acc[i];
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            const float s = specula::warp_row_sum(acc[i]);
             if (lane == 0) y[(size_t)i * rows + r] = s;
         }
     }

@@ -8,7 +8,7 @@
 // (correct, but a batch re-reads an expert once per token that chose it; grouping the rows by
 // expert into a GEMM is the faster path not written yet).
 #include "cuda_internal.cuh"
-#include "quants.cuh"
+#include "row_dot.cuh"
 
 namespace {
 
@@ -77,7 +77,7 @@ moe_route_kernel(const float *__restrict__ logits, int n_experts, int k, int nor
     }
 }
 
-// gemv.cu's warp-per-row product for one (token, slot) pair per grid row (grid.y strides over the
+// gemv.cu's warp-per-row product (row_dot.cuh) for one (token, slot) pair per grid row (grid.y strides over the
 // pairs), its expert's matrix found from the id in device memory. EDGE: plain experts whose rows are
 // not whole aligned units, lanes over single columns.
 template <typename F, bool EDGE>
@@ -105,17 +105,11 @@ gemv_experts_kernel(const uint8_t *__restrict__ w, int n_experts, int rows, size
 #pragma unroll 2
             for (int u = lane; u < cols / UNIT; u += 32) {
                 float wv[UNIT];
-                F::part(row, u, 0, wv);
-                F::part(row, u, 1, wv + 16);
-                const float4 *xv = reinterpret_cast<const float4 *>(xr + (size_t)u * UNIT);
-#pragma unroll
-                for (int q = 0; q < UNIT / 4; q++) {
-                    const float4 v = xv[q];
-                    acc += wv[4 * q] * v.x + wv[4 * q + 1] * v.y + wv[4 * q + 2] * v.z + wv[4 * q + 3] * v.w;
-                }
+                specula::unit_weights<F>(row, u, wv);
+                acc += specula::unit_dot(wv, xr + (size_t)u * UNIT);
             }
         }
-        for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+        acc = specula::warp_row_sum(acc);
         if (lane == 0) *out = acc;
     }
 }
