@@ -187,7 +187,10 @@ public final class CudaTransformer implements Transformer {
 
     @Override
     public String backendName() {
-        return lib.backend().toUpperCase(java.util.Locale.ROOT) + device; // CUDA0; METAL0 where the library is Metal's
+        // CUDA0 (METAL0 where the library is Metal's); CPU+CUDA0 when feed-forwards run on the CPU (--cpu-moe, -ot),
+        // as LayerSplitTransformer names a split by layer, so bench rows say which placement they measured.
+        String gpu = lib.backend().toUpperCase(java.util.Locale.ROOT) + device;
+        return host != null ? "CPU+" + gpu : gpu;
     }
 
     /** The GPU's name, as the driver reports it. */

@@ -65,7 +65,8 @@ public final class LayerSplitTransformer implements Transformer {
 
     @Override
     public String backendName() {
-        return "CPU+" + gpu.backendName();
+        String g = gpu.backendName();  // already CPU+... when its layers' feed-forwards are on the CPU too
+        return g.startsWith("CPU+") ? g : "CPU+" + g;
     }
 
     /** A cache in two parts, host for the CPU's layers and device for the GPU's, one length. */
