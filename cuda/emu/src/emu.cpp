@@ -369,16 +369,33 @@ void run_block(const char *name, const std::function<void()> &body, dim3 grid, d
     const unsigned long long b = block_idx.x + (unsigned long long)grid.x * (block_idx.y + (unsigned long long)grid.y * block_idx.z);
     const bool warps_reversed = (b & 1) != 0, lanes_reversed = (b & 2) != 0;
     const int n_warps = (int)r.warps.size();
+    // SPECULA_CUDA_EMU_SEED=N: warps and lanes in an order drawn from N and the block instead, a
+    // different interleaving for each seed (a race the fixed orders miss may show under some seed).
+    static const unsigned long long seed = env_size("SPECULA_CUDA_EMU_SEED", 0);
+    int warp_order[MAX_THREADS / 32], lane_order[32];
+    for (int i = 0; i < n_warps; i++) warp_order[i] = warps_reversed ? n_warps - 1 - i : i;
+    for (int i = 0; i < 32; i++) lane_order[i] = i;
+    if (seed != 0) {
+        unsigned long long x = seed * 0x9E3779B97F4A7C15ull ^ (b + 1) * 0xD1B54A32D192ED03ull;
+        auto next = [&x]() {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            return x * 0x2545F4914F6CDD1Dull;
+        };
+        for (int i = n_warps - 1; i > 0; i--) std::swap(warp_order[i], warp_order[next() % (unsigned long long)(i + 1)]);
+        for (int i = 31; i > 0; i--) std::swap(lane_order[i], lane_order[next() % (unsigned long long)(i + 1)]);
+    }
     int done = 0;
     while (done < n) {
         const unsigned long long before = r.progress;
         for (int wi = 0; wi < n_warps; wi++) {
-            const int w = warps_reversed ? n_warps - 1 - wi : wi;
+            const int w = warp_order[wi];
             const int lanes = n - 32 * w >= 32 ? 32 : n - 32 * w;
             for (;;) {
                 const unsigned long long warp_before = r.progress;
-                for (int li = 0; li < lanes; li++) {
-                    const int i = 32 * w + (lanes_reversed ? lanes - 1 - li : li);
+                for (int li = 0; li < (seed != 0 ? 32 : lanes); li++) {
+                    const int l = seed != 0 ? lane_order[li] : (lanes_reversed ? lanes - 1 - li : li);
+                    if (l >= lanes) continue;  // a partial warp's missing lanes, drawn by the seed
+                    const int i = 32 * w + l;
                     if (r.fibers[i].state == DONE) continue;
                     r.current = i;
 #ifdef EMU_ASAN
