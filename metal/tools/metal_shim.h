@@ -131,7 +131,11 @@ void atomic_store_explicit(atomic_uint *, uint, memory_order);
 
 // ---- simdgroup matrices ----
 template <typename T, int Cols, int Rows = Cols> struct simdgroup_matrix {
+#ifdef SPECULA_METAL_EMU
+    T e[Rows * Cols];  // metal/emu: every lane holds the whole matrix, row-major
+#else
     T thread_elements_storage[2];
+#endif
 };
 typedef simdgroup_matrix<float, 8, 8> simdgroup_float8x8;
 typedef simdgroup_matrix<half, 8, 8> simdgroup_half8x8;

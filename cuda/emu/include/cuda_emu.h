@@ -80,6 +80,13 @@ void sync_warp(unsigned int mask);                     // __syncwarp
 // of lane `src_lane(lane)` into `out` (a lane outside the mask or width reads its own value).
 void warp_exchange(unsigned int mask, const void *in, void *out, size_t bytes, int mode, int arg, int width);
 enum { SHFL_XOR = 0, SHFL_IDX = 1, SHFL_UP = 2, SHFL_DOWN = 3 };
+// For the Metal kernels' emulation (metal/emu), whose TU cannot see this header's CUDA types:
+// threadIdx xyz, blockIdx xyz, blockDim xyz, gridDim xyz of the running thread; and every
+// existing lane's `bytes` at `in`, gathered into out[lane] (returns the mask of existing lanes).
+void current_indices(unsigned int v[12]);
+unsigned int warp_gather(const void *in, void *out, size_t bytes);
+// Runs fn(ctx) as a kernel over grid x block, now (the Metal emulation's dispatch).
+void run_grid(const char *name, const unsigned int grid[3], const unsigned int block[3], void (*fn)(void *), void *ctx);
 
 // Runs (or, while the stream records, records) one kernel launch; sets the error that
 // cudaGetLastError reports when the shape is one CUDA refuses.

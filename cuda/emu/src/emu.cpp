@@ -586,6 +586,30 @@ void warp_exchange(unsigned int mask, const void *in, void *out, size_t bytes, i
     std::memcpy(out, w.slots[buffer][src], bytes);
 }
 
+void current_indices(unsigned int v[12]) {
+    const thread_state &t = current();
+    const unsigned int all[12] = {t.thread_idx.x, t.thread_idx.y, t.thread_idx.z, t.block_idx.x, t.block_idx.y, t.block_idx.z,
+                                  t.block_dim.x, t.block_dim.y, t.block_dim.z, t.grid_dim.x, t.grid_dim.y, t.grid_dim.z};
+    std::memcpy(v, all, sizeof all);
+}
+
+void run_grid(const char *name, const unsigned int grid[3], const unsigned int block[3], void (*fn)(void *), void *ctx) {
+    submit(name, dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), 0, nullptr, [fn, ctx]() { fn(ctx); });
+}
+
+unsigned int warp_gather(const void *in, void *out, size_t bytes) {
+    block_run &r = running("simd reduction");
+    fiber &f = r.fibers[r.current];
+    warp &w = r.warps[f.ts.linear / 32];
+    const int lane = f.ts.linear % 32;
+    const int buffer = (int)(f.exchanges++ & 1);
+    std::memcpy(w.slots[buffer][lane], in, bytes);
+    warp_barrier(r, f, w.existing & ~w.exited);
+    for (int l = 0; l < 32; l++)
+        if (w.existing & (1u << l)) std::memcpy(static_cast<char *>(out) + (size_t)l * bytes, w.slots[buffer][l], bytes);
+    return w.existing;
+}
+
 void submit(const char *name, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
     const unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || threads == 0 || threads > (unsigned long long)MAX_THREADS || block.z > 64 ||
