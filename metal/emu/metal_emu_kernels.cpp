@@ -101,13 +101,14 @@ void k_flash_attn_prefill(void *x) {
     const call &c = *static_cast<call *>(x);
     const pos p = here();
     flash_attn_prefill(args<specula_attention_args>(c), at<const float>(c, 1), at<const half>(c, 2), at<const half>(c, 3),
-                       at<const int>(c, 4), at<float>(c, 5), uint2{p.group.x, p.group.y}, (ushort)p.linear, p.sg, p.lane);
+                       at<const int>(c, 4), at<float>(c, 5), at<atomic_uint>(c, 7), uint2{p.group.x, p.group.y}, (ushort)p.linear, p.sg,
+                       p.lane);
 }
 void k_flash_attn_decode(void *x) {
     const call &c = *static_cast<call *>(x);
     const pos p = here();
     flash_attn_decode(args<specula_attention_args>(c), at<const float>(c, 1), at<const half>(c, 2), at<const half>(c, 3),
-                      at<const int>(c, 4), at<float>(c, 5), p.group, p.sg, p.lane);
+                      at<const int>(c, 4), at<float>(c, 5), at<atomic_uint>(c, 7), p.group, p.sg, p.lane);
 }
 void k_flash_attn_merge(void *x) {
     const call &c = *static_cast<call *>(x);
@@ -116,7 +117,8 @@ void k_flash_attn_merge(void *x) {
 }
 void k_attn_scores(void *x) {
     const call &c = *static_cast<call *>(x);
-    attn_scores(args<specula_attention_args>(c), at<const float>(c, 1), at<const half>(c, 2), at<const int>(c, 3), at<float>(c, 4), here().g3());
+    attn_scores(args<specula_attention_args>(c), at<const float>(c, 1), at<const half>(c, 2), at<const int>(c, 3), at<float>(c, 4),
+                at<atomic_uint>(c, 7), here().g3());
 }
 void k_attn_output(void *x) {
     const call &c = *static_cast<call *>(x);

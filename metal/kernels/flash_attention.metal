@@ -16,12 +16,24 @@ constant constexpr int FA_BQ = SPECULA_FA_BLOCK_Q, FA_BK = SPECULA_FA_BLOCK_K, F
 constant constexpr int FA_SHARED_BYTES = 3 * FA_BQ * FA_DMAX * 2 + FA_BQ * FA_BK * 4 + FA_BQ * FA_BK * 2
                                          + SPECULA_FA_SIMDGROUPS * 64 * 4 + FA_BQ * 4 + 16;
 
+// The token's last visible key, or -1 for a position outside the cache (its row comes out zero),
+// raising SPECULA_KERNEL_ERROR_KV_POSITION once when `report`: as the CUDA twin's last_key.
+inline int last_key(device const int *positions, int t, int ctx_size, device atomic_uint *errors, bool report) {
+    const int p = positions[t];
+    if (p < 0 || p >= ctx_size) {
+        if (report) atomic_fetch_or_explicit(errors, uint(SPECULA_KERNEL_ERROR_KV_POSITION), memory_order_relaxed);
+        return -1;
+    }
+    return p;
+}
+
 kernel void flash_attn_prefill(constant specula_attention_args &a [[buffer(0)]],
                                device const float *q [[buffer(1)]],
                                device const half *cache_k [[buffer(2)]],
                                device const half *cache_v [[buffer(3)]],
                                device const int *positions [[buffer(4)]],
                                device float *out [[buffer(5)]],
+                               device atomic_uint *errors [[buffer(7)]],
                                uint2 group [[threadgroup_position_in_grid]],
                                ushort tid [[thread_index_in_threadgroup]],
                                ushort sg [[simdgroup_index_in_threadgroup]],
@@ -42,7 +54,7 @@ kernel void flash_attn_prefill(constant specula_attention_args &a [[buffer(0)]],
         const int t = q0 + i / D;
         qs[i] = t < a.n_tokens ? half(q[((ulong)t * a.n_heads + h) * D + i % D]) : half(0.0f);
     }
-    if (tid < FA_BQ) qpos[tid] = q0 + tid < a.n_tokens ? positions[q0 + tid] : -1;
+    if (tid < FA_BQ) qpos[tid] = q0 + tid < a.n_tokens ? last_key(positions, q0 + tid, a.ctx_size, errors, h == 0) : -1;
     for (int i = tid; i < SPECULA_FA_SIMDGROUPS * 64; i += SPECULA_FA_SIMDGROUPS * 32) diag[i] = 0.0f;
     threadgroup_barrier(mem_flags::mem_threadgroup);
     int last = -1;  // the furthest key any row of the tile sees
@@ -130,6 +142,7 @@ kernel void flash_attn_decode(constant specula_attention_args &a [[buffer(0)]],
                               device const half *cache_v [[buffer(3)]],
                               device const int *positions [[buffer(4)]],
                               device float *partials [[buffer(5)]],
+                              device atomic_uint *errors [[buffer(7)]],
                               uint3 group [[threadgroup_position_in_grid]],
                               ushort sg [[simdgroup_index_in_threadgroup]],
                               ushort lane [[thread_index_in_simdgroup]]) {
@@ -137,7 +150,7 @@ kernel void flash_attn_decode(constant specula_attention_args &a [[buffer(0)]],
     threadgroup float osum[SPECULA_FA_DECODE_SIMDGROUPS * FA_DMAX];
     const int split = int(group.x), h = int(group.y), t = int(group.z), D = a.head_dim;
     const int g = h / (a.n_heads / a.n_kv_heads), kv_stride = a.n_kv_heads * D;
-    const int kend = min(positions[t] + 1, a.ctx_size);
+    const int kend = last_key(positions, t, a.ctx_size, errors, h == 0 && split == 0 && sg == 0 && lane == 0) + 1;
     const int k0 = split * a.keys_per_split, k1 = min(k0 + a.keys_per_split, kend);
     device const float *qr = q + ((ulong)t * a.n_heads + h) * D;
 

@@ -76,11 +76,12 @@ kernel void softmax(constant specula_softmax_args &a [[buffer(0)]],
     mx = group_max(mx, scratch, sg, lane);
     float sum = 0.0f;
     for (int i = tid; i < a.n_cols; i += SPECULA_ROW_THREADS) {
-        const float e = exp(xr[i] * a.scale - mx);
+        const float e = mx == -INFINITY ? 0.0f : exp(xr[i] * a.scale - mx);  // a row of -inf gives zeros
         xr[i] = e;
         sum += e;
     }
-    const float inv = 1.0f / group_sum(sum, scratch, sg, lane);
+    sum = group_sum(sum, scratch, sg, lane);
+    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
     for (int i = tid; i < a.n_cols; i += SPECULA_ROW_THREADS) xr[i] *= inv;
 }
 
@@ -133,15 +134,14 @@ kernel void rope(constant specula_rope_args &a [[buffer(0)]],
     const int pairs = a.rope_dim / 2, i = int(gid.x), t = int(gid.y);
     if (i >= a.n_heads * pairs) return;
     const int head = i / pairs, p = i % pairs;
-    float theta_extrap = float(positions[t]) * pow(a.freq_base, -2.0f * float(p) / float(a.rope_dim));
-    if (a.has_freq_factors) theta_extrap /= freq_factors[p];
-    const float theta_interp = a.freq_scale * theta_extrap;
-    float theta = theta_interp, mscale = a.attn_factor;
-    if (a.ext_factor != 0.0f) {
-        const float mix = rope_yarn_ramp(a.corr_low, a.corr_high, 2 * p) * a.ext_factor;
-        theta = theta_interp * (1.0f - mix) + theta_extrap * mix;
-        mscale *= 1.0f + 0.1f * log(1.0f / a.freq_scale);
-    }
+    // cuda/src/rope.cuh's order (there in double, here in float: Metal has none): the pair's
+    // frequency, divided by its factor, times YaRN's mix of interpolation and extrapolation, then
+    // the angle position x frequency. attn_factor is the magnitude (YaRN's factor included).
+    float freq = precise::pow(a.freq_base, -2.0f * float(p) / float(a.rope_dim));
+    if (a.has_freq_factors) freq /= freq_factors[p];
+    const float mix = a.ext_factor != 0.0f ? rope_yarn_ramp(a.corr_low, a.corr_high, 2 * p) * a.ext_factor : 0.0f;
+    freq *= a.freq_scale * (1.0f - mix) + mix;
+    const float theta = float(positions[t]) * freq, mscale = a.attn_factor;
     const float c = cos(theta) * mscale, s = sin(theta) * mscale;
     device float *xh = x + ((ulong)t * a.n_heads + head) * a.head_dim;
     const int i0 = a.mode == 2 ? p : 2 * p, i1 = a.mode == 2 ? p + pairs : 2 * p + 1;
@@ -177,16 +177,22 @@ kernel void attn_scores(constant specula_attention_args &a [[buffer(0)]],
                         device const half *cache_k [[buffer(2)]],
                         device const int *positions [[buffer(3)]],
                         device float *scores [[buffer(4)]],
+                        device atomic_uint *errors [[buffer(7)]],
                         uint3 gid [[thread_position_in_grid]]) {
     const int key = int(gid.x), h = int(gid.y), t = int(gid.z), D = a.head_dim;
     if (key >= a.ctx_size) return;
     const int g = h / (a.n_heads / a.n_kv_heads);
+    // The token's last visible key; a position outside the cache sees none (its row comes out
+    // zero) and raises the sticky error once, as the CUDA twin does.
+    const int p = positions[t], last = p < 0 || p >= a.ctx_size ? -1 : p;
+    if (last < 0 && key == 0 && h == 0) atomic_fetch_or_explicit(errors, uint(SPECULA_KERNEL_ERROR_KV_POSITION), memory_order_relaxed);
     float s = -INFINITY;
-    if (key <= positions[t]) {
+    if (key <= last) {
         device const float *qr = q + ((ulong)t * a.n_heads + h) * D;
         device const half *kr = cache_k + ((ulong)key * a.n_kv_heads + g) * D;
         s = 0.0f;
-        for (int d = 0; d < D; d++) s += qr[d] * float(kr[d]);
+        // Queries rounded to F16, as the flash kernels' tiles hold them (and the CUDA twin does).
+        for (int d = 0; d < D; d++) s += float(half(qr[d])) * float(kr[d]);
         s *= a.scale;
     }
     scores[((ulong)t * a.n_heads + h) * a.ctx_size + key] = s;
@@ -202,7 +208,7 @@ kernel void attn_output(constant specula_attention_args &a [[buffer(0)]],
                         uint3 gid [[thread_position_in_grid]]) {
     const int d = int(gid.x), h = int(gid.y), t = int(gid.z), D = a.head_dim;
     if (d >= D) return;
-    const int g = h / (a.n_heads / a.n_kv_heads), last = min(positions[t], a.ctx_size - 1);
+    const int g = h / (a.n_heads / a.n_kv_heads), p = positions[t], last = p < 0 || p >= a.ctx_size ? -1 : p;
     device const float *pr = probs + ((ulong)t * a.n_heads + h) * a.ctx_size;
     float acc = 0.0f;
     for (int key = 0; key <= last; key++) acc += pr[key] * float(cache_v[((ulong)key * a.n_kv_heads + g) * D + d]);

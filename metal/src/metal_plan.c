@@ -257,7 +257,10 @@ int32_t specula_metal_plan_rope(specula_metal_plan *plan, const specula_rope_par
     a.freq_base = p->freq_base;
     a.freq_scale = p->freq_scale;
     a.ext_factor = p->ext_factor;
+    /* The rotation's magnitude, YaRN's factor included, as cuda/src/rope.cuh computes it (the log in
+     * double, rounded to float): the kernel multiplies by it. */
     a.attn_factor = p->attn_factor;
+    if (p->ext_factor != 0.0f) a.attn_factor = p->attn_factor * (1.0f + 0.1f * (float)log((double)(1.0f / p->freq_scale)));
     float corr[2] = {0.0f, 0.0f};
     if (p->ext_factor != 0.0f) yarn_corr_dims(p->rope_dim, p->n_ctx_orig, p->freq_base, p->beta_fast, p->beta_slow, corr);
     a.corr_low = corr[0];
@@ -345,6 +348,7 @@ int32_t specula_metal_plan_flash_attention(specula_metal_plan *plan, const specu
     specula_attention_args a = attention_args(p);
     if (p->n_tokens > SPECULA_FA_DECODE_MAX_TOKENS) {
         specula_metal_step *s = step(plan, "flash_attn_prefill", &a, sizeof a);
+        s->uses_errors = 1;  /* positions outside the cache: SPECULA_KERNEL_ERROR_KV_POSITION */
         bind(s, q, q_offset);
         bind(s, cache_k, cache_k_offset);
         bind(s, cache_v, cache_v_offset);
@@ -361,6 +365,7 @@ int32_t specula_metal_plan_flash_attention(specula_metal_plan *plan, const specu
     a.keys_per_split = (int32_t)ceil_div((uint64_t)p->ctx_size, (uint64_t)splits);
     plan->scratch_bytes = (uint64_t)p->n_tokens * p->n_heads * splits * (p->head_dim + 2) * 4;
     specula_metal_step *s = step(plan, "flash_attn_decode", &a, sizeof a);
+    s->uses_errors = 1;  /* positions outside the cache: SPECULA_KERNEL_ERROR_KV_POSITION */
     bind(s, q, q_offset);
     bind(s, cache_k, cache_k_offset);
     bind(s, cache_v, cache_v_offset);
@@ -397,6 +402,7 @@ int32_t specula_metal_plan_attention_plain(specula_metal_plan *plan, const specu
     bind(s, cache_k, cache_k_offset);
     bind(s, positions, positions_offset);
     bind(s, scratch, scratch_offset);
+    s->uses_errors = 1;  /* a position outside the cache: SPECULA_KERNEL_ERROR_KV_POSITION, and a zero row */
     grid(s, ceil_div((uint64_t)p->ctx_size, SPECULA_ELEMENT_THREADS), (uint32_t)p->n_heads, (uint32_t)p->n_tokens, SPECULA_ELEMENT_THREADS);
     specula_softmax_args sm = {p->n_tokens * p->n_heads, p->ctx_size, 1.0f};
     s = step(plan, "softmax", &sm, sizeof sm);
