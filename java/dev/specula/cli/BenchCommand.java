@@ -121,6 +121,11 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The backend column: CPU+CUDA0 where a placement keeps feed-forwards (--cpu-moe, -ot) or layers on the CPU. */
+    static String backendLabel(Transformer m) {
+        return m instanceof dev.specula.engine.CudaTransformer c && c.splitsFeedForward() ? "CPU+" + m.backendName() : m.backendName();
+    }
+
     /** Tokens/s of each repetition, and the GPU's busy share of each tg loop (NaN on the CPU, for pp, or without event timing). */
     record Rates(double[] tokensPerSecond, double[] gpuBusy) {}
 
@@ -128,18 +133,19 @@ final class BenchCommand implements Callable<Integer> {
                         String test, Rates r) {
         double[] rates = r.tokensPerSecond();
         double busy = median(r.gpuBusy());
+        String column = backendLabel(m);
         if (output.equals("md")) {
             if (gpuColumn) {
-                table.row(label, size, params, m.backendName(), threads, fa, test, format(rates),
+                table.row(label, size, params, column, threads, fa, test, format(rates),
                         Double.isNaN(busy) ? "" : String.format(Locale.ROOT, "%.1f %%", 100 * busy));
             } else {
-                table.row(label, size, params, m.backendName(), threads, fa, test, format(rates));
+                table.row(label, size, params, column, threads, fa, test, format(rates));
             }
             return;
         }
         double min = Arrays.stream(rates).min().orElse(0), max = Arrays.stream(rates).max().orElse(0);
         out.printf(Locale.ROOT, "{\"model\": \"%s\", \"file\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"fa\": %d, \"test\": \"%s\", \"median_ts\": %.3f, \"min_ts\": %.3f, \"max_ts\": %.3f%s}%n",
-                label.replace("\\", "\\\\").replace("\"", "\\\""), model.getFileName().toString().replace("\"", "\\\""), m.backendName(), threads, fa, test,
+                label.replace("\\", "\\\\").replace("\"", "\\\""), model.getFileName().toString().replace("\"", "\\\""), column, threads, fa, test,
                 median(rates), min, max, Double.isNaN(busy) ? "" : String.format(Locale.ROOT, ", \"gpu_busy\": %.4f", busy));
         out.flush();
     }

@@ -187,10 +187,12 @@ public final class CudaTransformer implements Transformer {
 
     @Override
     public String backendName() {
-        // CUDA0 (METAL0 where the library is Metal's); CPU+CUDA0 when feed-forwards run on the CPU (--cpu-moe, -ot),
-        // as LayerSplitTransformer names a split by layer, so bench rows say which placement they measured.
-        String gpu = lib.backend().toUpperCase(java.util.Locale.ROOT) + device;
-        return host != null ? "CPU+" + gpu : gpu;
+        return lib.backend().toUpperCase(java.util.Locale.ROOT) + device; // CUDA0; METAL0 where the library is Metal's
+    }
+
+    /** Whether some layers' feed-forwards run on the CPU (--cpu-moe, -ot ...=CPU): bench names the row CPU+CUDA0. */
+    public boolean splitsFeedForward() {
+        return host != null;
     }
 
     /** The GPU's name, as the driver reports it. */

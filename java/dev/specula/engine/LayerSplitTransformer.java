@@ -65,8 +65,7 @@ public final class LayerSplitTransformer implements Transformer {
 
     @Override
     public String backendName() {
-        String g = gpu.backendName();  // already CPU+... when its layers' feed-forwards are on the CPU too
-        return g.startsWith("CPU+") ? g : "CPU+" + g;
+        return "CPU+" + gpu.backendName();
     }
 
     /** A cache in two parts, host for the CPU's layers and device for the GPU's, one length. */

@@ -84,6 +84,19 @@ class PlacementCommandTest {
     }
 
     @Test
+    void benchNamesEachPlacementItMeasured() {
+        DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
+        // The backend column tells bench-moe's two settings apart: experts on the CPU, a layer split, all on the GPU.
+        for (String[] c : new String[][] {{"CPU+CUDA0", "-ngl", "all", "--cpu-moe"}, {"CPU+CUDA0", "-ngl", "2"}, {"CUDA0", "-ngl", "all"}}) {
+            String[] args = {"bench", "-m", model.toString(), "-p", "0", "-n", "2", "-r", "1", "--warmup-ms", "0", "-o", "jsonl", c[1], c[2]};
+            if (c.length > 3) args = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of(c[3])).toArray(String[]::new);
+            var r = InfoCommandTest.run(args);
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("\"backend\": \"" + c[0] + "\""), String.join(" ", args) + ": " + r.out());
+        }
+    }
+
+    @Test
     void withAGpuExpertsOnTheCpuRunSplitAsDoALayerSplitAndExpertsOnTheGpuAndAttentionSplitInsideALayerIsRefused() {
         DeviceOption.cudaLibrary = () -> Optional.of(EmulatedCuda.library());
         var split = InfoCommandTest.run("run", "-m", model.toString(), "-p", "hi", "-n", "2", "--temp", "0", "-ngl", "all", "--cpu-moe");
