@@ -453,3 +453,13 @@ int32_t specula_metal_plan_fill(specula_metal_plan *plan, specula_buffer *buffer
     s->fill_value = (uint32_t)value;
     return SPECULA_OK;
 }
+
+int32_t specula_metal_check_host_range(const specula_buffer *b, uint64_t offset, uint64_t bytes, const void *host) {
+    if (b == NULL || host == NULL) return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "buffer or host pointer is NULL");
+    if (offset > b->bytes || bytes > b->bytes - offset) {
+        return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "range [%llu, %llu + %llu) is outside the buffer of %llu bytes",
+                            (unsigned long long)offset, (unsigned long long)offset, (unsigned long long)bytes,
+                            (unsigned long long)b->bytes);
+    }
+    return SPECULA_OK;
+}

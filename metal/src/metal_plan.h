@@ -118,6 +118,10 @@ int32_t specula_metal_plan_copy(specula_metal_plan *plan, specula_buffer *dst, u
 int32_t specula_metal_plan_fill(specula_metal_plan *plan, specula_buffer *buffer, uint64_t offset, uint64_t bytes,
                                 int32_t value);
 
+/* An upload's or download's arguments: the buffer and host pointer are set and [offset, offset +
+ * bytes) lies in the buffer (status and specula_last_error as the plans). */
+int32_t specula_metal_check_host_range(const specula_buffer *b, uint64_t offset, uint64_t bytes, const void *host);
+
 /* Runs the plan on the stream, or records it into the graph the stream is recording: the backend's
  * part (metal_runtime.m on Apple, metal/emu on the CPU). metal_abi.c's entry points call it. */
 int32_t specula_metal_submit(specula_stream *stream, const specula_metal_plan *plan);

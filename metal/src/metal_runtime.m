@@ -420,18 +420,8 @@ int32_t specula_buffer_free(specula_buffer *buffer) {
 
 uint64_t specula_buffer_size(const specula_buffer *buffer) { return buffer == NULL ? 0 : buffer->bytes; }
 
-static int32_t check_host_range(const specula_buffer *b, uint64_t offset, uint64_t bytes, const void *host) {
-    if (b == NULL || host == NULL) return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "buffer or host pointer is NULL");
-    if (offset > b->bytes || bytes > b->bytes - offset) {
-        return specula_fail(SPECULA_ERROR_INVALID_ARGUMENT, "range [%llu, %llu + %llu) is outside the buffer of %llu bytes",
-                            (unsigned long long)offset, (unsigned long long)offset, (unsigned long long)bytes,
-                            (unsigned long long)b->bytes);
-    }
-    return SPECULA_OK;
-}
-
 int32_t specula_buffer_upload(specula_buffer *buffer, uint64_t offset, const void *host, uint64_t bytes, specula_stream *stream) {
-    int32_t status = check_host_range(buffer, offset, bytes, host);
+    int32_t status = specula_metal_check_host_range(buffer, offset, bytes, host);
     if (status != SPECULA_OK) return status;
     if (buffer->host != NULL) return specula_fail(SPECULA_ERROR_UNSUPPORTED, "registered host memory is read-only to the device");
     if (bytes == 0) return SPECULA_OK;
@@ -453,7 +443,7 @@ int32_t specula_buffer_upload(specula_buffer *buffer, uint64_t offset, const voi
 }
 
 int32_t specula_buffer_download(const specula_buffer *buffer, uint64_t offset, void *host, uint64_t bytes, specula_stream *stream) {
-    int32_t status = check_host_range(buffer, offset, bytes, host);
+    int32_t status = specula_metal_check_host_range(buffer, offset, bytes, host);
     if (status != SPECULA_OK) return status;
     if (bytes == 0) return SPECULA_OK;
     @autoreleasepool {

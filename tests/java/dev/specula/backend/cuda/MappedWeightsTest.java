@@ -24,6 +24,16 @@ class MappedWeightsTest {
         return new CudaLibrary.Device(0, "test", 1L << 30, 1L << 30, 8, 7, integrated, 16, canMap);
     }
 
+    /** The library, when it is built, sees a GPU and device 0 can map host memory; else the test skips, saying which. */
+    private static CudaLibrary mappingDevice() {
+        var lib = CudaLibrary.load();
+        assumeTrue(lib.isPresent(), () -> "no " + CudaLibrary.FILE_NAME + " built: " + CudaLibrary.candidates());
+        CudaLibrary cuda = lib.get();
+        assumeTrue(cuda.deviceCount() > 0, () -> "no GPU: " + cuda.lastError());
+        assumeTrue(cuda.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        return cuda;
+    }
+
     @Test
     void integratedGpusMapTheFileDiscreteOnesUploadUnlessNoCopyIsAsked() {
         assertEquals(WeightResidency.MAPPED, WeightResidency.choose(device(true, true), false));
@@ -51,11 +61,7 @@ class MappedWeightsTest {
     @Test
     @Tag("gpu")
     void registeredWeightsGiveTheKernelsTheSameBytesAndResultsAsUploadedOnes() {
-        var lib = CudaLibrary.load();
-        assumeTrue(lib.isPresent(), () -> "no " + CudaLibrary.FILE_NAME + " built: " + CudaLibrary.candidates());
-        CudaLibrary cuda = lib.get();
-        assumeTrue(cuda.deviceCount() > 0, () -> "no GPU: " + cuda.lastError());
-        assumeTrue(cuda.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        CudaLibrary cuda = mappingDevice();
         try (GgufFile f = GgufFile.open(TestFiles.model("stories260K-q8_0.gguf"));
              MappedWeights mapped = MappedWeights.register(cuda, 0, f);
              Arena a = Arena.ofConfined();
@@ -79,11 +85,7 @@ class MappedWeightsTest {
     @Test
     @Tag("gpu")
     void twoModelsOverOneOpenFileShareTheRegistrationUntilTheLastCloses() {
-        var lib = CudaLibrary.load();
-        assumeTrue(lib.isPresent(), () -> "no " + CudaLibrary.FILE_NAME + " built: " + CudaLibrary.candidates());
-        CudaLibrary cuda = lib.get();
-        assumeTrue(cuda.deviceCount() > 0, () -> "no GPU: " + cuda.lastError());
-        assumeTrue(cuda.device(0).canMapHostMemory(), "device 0 cannot map host memory");
+        CudaLibrary cuda = mappingDevice();
         try (GgufFile f = GgufFile.open(TestFiles.model("stories260K-q8_0.gguf")); Arena a = Arena.ofConfined()) {
             GgufTensor t = f.tensors().get(f.tensors().size() - 1);
             MemorySegment back = a.allocate(t.byteSize(), 64);
